@@ -1,0 +1,588 @@
+#include "common/redis/redis_client.h"
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <hiredis/adapters/libevent.h>
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <atomic>
+#include <deque>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "common/logging/log.h"
+
+namespace clerkship::redis {
+
+absl::StatusOr<int64_t> Reply::AsInteger() const {
+  if (type == Type::kInteger) return integer;
+  int64_t n;
+  if ((type == Type::kString || type == Type::kStatus) && absl::SimpleAtoi(str, &n)) return n;
+  return absl::InternalError("redis reply is not an integer");
+}
+
+Script::Script(std::string source) : source_(std::move(source)) {
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(source_.data()), source_.size(), digest);
+  for (unsigned char b : digest) absl::StrAppendFormat(&sha1_, "%02x", b);
+}
+
+absl::Status ErrorReplyStatus(const Reply& reply) {
+  return absl::InternalError(absl::StrCat("redis: ", reply.str));
+}
+
+absl::StatusOr<Reply> Client::CommandSync(std::vector<std::string> args) {
+  absl::Notification done;
+  absl::StatusOr<Reply> result;
+  Command(std::move(args), [&](absl::StatusOr<Reply> r) {
+    result = std::move(r);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  return result;
+}
+
+absl::StatusOr<Reply> Client::EvalSync(const Script& script, std::vector<std::string> keys,
+                                       std::vector<std::string> args) {
+  absl::Notification done;
+  absl::StatusOr<Reply> result;
+  Eval(script, std::move(keys), std::move(args), [&](absl::StatusOr<Reply> r) {
+    result = std::move(r);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  return result;
+}
+
+bool Client::WaitHealthy(absl::Duration timeout) const {
+  absl::Time deadline = absl::Now() + timeout;
+  while (!healthy()) {
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return true;
+}
+
+namespace {
+
+Reply ConvertReply(const redisReply* r) {
+  Reply out;
+  switch (r->type) {
+    case REDIS_REPLY_STRING:
+      out.type = Reply::Type::kString;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = Reply::Type::kStatus;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_ERROR:
+      out.type = Reply::Type::kError;
+      out.str.assign(r->str, r->len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = Reply::Type::kInteger;
+      out.integer = r->integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type = Reply::Type::kArray;
+      out.elements.reserve(r->elements);
+      for (size_t i = 0; i < r->elements; ++i) out.elements.push_back(ConvertReply(r->element[i]));
+      break;
+    default:
+      out.type = Reply::Type::kNil;
+  }
+  return out;
+}
+
+bool SplitHostPort(const std::string& address, std::string* host, int* port) {
+  size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return false;
+  *host = address.substr(0, colon);
+  return absl::SimpleAtoi(address.substr(colon + 1), port);
+}
+
+class EventLoopClient;
+
+struct Connection {
+  EventLoopClient* owner = nullptr;
+  int index = 0;
+  redisAsyncContext* ctx = nullptr;
+  enum class State { kDown, kConnecting, kReady } state = State::kDown;
+  event* reconnect_timer = nullptr;
+  event* connect_timer = nullptr;
+  event* ping_timer = nullptr;
+  absl::Duration backoff;
+  int missed_pings = 0;
+  bool ping_in_flight = false;
+  uint64_t generation = 0;  // bumps on every new context, so stale callbacks are ignored
+};
+
+// One command in flight. Owned by hiredis's callback queue until the reply (or the
+// connection's end) arrives; the timer may answer the caller earlier.
+struct Pending {
+  EventLoopClient* owner = nullptr;
+  Callback done;
+  event* timer = nullptr;
+  bool answered = false;
+  Connection* conn = nullptr;
+  // Set for EVALSHA so that NOSCRIPT can be answered by sending the source.
+  std::shared_ptr<std::vector<std::string>> eval_args;
+  absl::Duration timeout;
+};
+
+struct Queued {
+  std::vector<std::string> args;
+  absl::Duration timeout;
+  Callback done;
+  std::shared_ptr<std::vector<std::string>> eval_args;  // full EVAL form for NOSCRIPT retry
+};
+
+class EventLoopClient final : public Client {
+ public:
+  explicit EventLoopClient(ClientOptions options) : options_(std::move(options)) {
+    static std::once_flag once;
+    std::call_once(once, [] { evthread_use_pthreads(); });
+    if (options_.connections < 1) options_.connections = 1;
+    base_ = event_base_new();
+    wakeup_ = event_new(base_, -1, 0, &EventLoopClient::OnWakeup, this);
+    connections_.resize(options_.connections);
+    for (int i = 0; i < options_.connections; ++i) {
+      Connection& c = connections_[i];
+      c.owner = this;
+      c.index = i;
+      c.backoff = options_.reconnect_min_backoff;
+      c.reconnect_timer = evtimer_new(base_, &EventLoopClient::OnReconnectTimer, &c);
+      c.connect_timer = evtimer_new(base_, &EventLoopClient::OnConnectTimeout, &c);
+      c.ping_timer = evtimer_new(base_, &EventLoopClient::OnPingTimer, &c);
+    }
+    thread_ = std::thread([this] { Run(); });
+  }
+
+  ~EventLoopClient() override {
+    {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      stopping_ = true;
+    }
+    event_active(wakeup_, 0, 0);
+    thread_.join();
+    for (Connection& c : connections_) {
+      event_free(c.reconnect_timer);
+      event_free(c.connect_timer);
+      event_free(c.ping_timer);
+    }
+    event_free(wakeup_);
+    event_base_free(base_);
+  }
+
+  void Command(std::vector<std::string> args, Callback done) override {
+    Command(std::move(args), options_.command_timeout, std::move(done));
+  }
+
+  void Command(std::vector<std::string> args, absl::Duration timeout, Callback done) override {
+    Enqueue({std::move(args), timeout, std::move(done), nullptr});
+  }
+
+  void Eval(const Script& script, std::vector<std::string> keys, std::vector<std::string> args,
+            Callback done) override {
+    std::vector<std::string> evalsha;
+    evalsha.reserve(3 + keys.size() + args.size());
+    evalsha.push_back("EVALSHA");
+    evalsha.push_back(script.sha1());
+    evalsha.push_back(absl::StrCat(keys.size()));
+    for (auto& k : keys) evalsha.push_back(std::move(k));
+    for (auto& a : args) evalsha.push_back(std::move(a));
+    auto eval = std::make_shared<std::vector<std::string>>(evalsha);
+    (*eval)[0] = "EVAL";
+    (*eval)[1] = script.source();
+    Enqueue({std::move(evalsha), options_.command_timeout, std::move(done), std::move(eval)});
+  }
+
+  bool healthy() const override { return healthy_.load(); }
+
+  void SetHealthListener(std::function<void(bool)> listener) override {
+    absl::MutexLock lock(&listener_mu_);
+    listener_ = std::move(listener);
+  }
+
+ private:
+  void Enqueue(Queued q) {
+    {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      if (!stopping_) {
+        queue_.push_back(std::move(q));
+        if (queue_.size() == 1) event_active(wakeup_, 0, 0);
+        return;
+      }
+    }
+    q.done(absl::UnavailableError("redis client is shutting down"));
+  }
+
+  void Run() {
+    for (Connection& c : connections_) Connect(&c);
+    event_base_loop(base_, EVLOOP_NO_EXIT_ON_EMPTY);
+  }
+
+  static void OnWakeup(evutil_socket_t, short, void* arg) {
+    static_cast<EventLoopClient*>(arg)->DrainQueue();
+  }
+
+  void DrainQueue() {
+    std::deque<Queued> batch;
+    bool stopping;
+    {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      batch.swap(queue_);
+      stopping = stopping_;
+    }
+    for (Queued& q : batch) {
+      if (stopping) {
+        q.done(absl::UnavailableError("redis client is shutting down"));
+      } else {
+        Send(std::move(q.args), q.timeout, std::move(q.done), std::move(q.eval_args));
+      }
+    }
+    if (stopping) Shutdown();
+  }
+
+  void Shutdown() {
+    for (Connection& c : connections_) {
+      c.generation++;
+      evtimer_del(c.reconnect_timer);
+      evtimer_del(c.connect_timer);
+      evtimer_del(c.ping_timer);
+      if (c.ctx != nullptr) {
+        redisAsyncContext* ctx = c.ctx;
+        c.ctx = nullptr;
+        c.state = Connection::State::kDown;
+        redisAsyncFree(ctx);  // pending callbacks are answered with UNAVAILABLE
+      }
+    }
+    event_base_loopbreak(base_);
+  }
+
+  Connection* PickConnection() {
+    for (int i = 0; i < options_.connections; ++i) {
+      Connection& c = connections_[(next_ + i) % options_.connections];
+      if (c.state == Connection::State::kReady && c.ctx != nullptr) {
+        next_ = (next_ + i + 1) % options_.connections;
+        return &c;
+      }
+    }
+    return nullptr;
+  }
+
+  // On the loop thread.
+  void Send(std::vector<std::string> args, absl::Duration timeout, Callback done,
+            std::shared_ptr<std::vector<std::string>> eval_args) {
+    Connection* conn = PickConnection();
+    if (conn == nullptr) {
+      done(absl::UnavailableError("redis is unavailable"));
+      return;
+    }
+    auto* p = new Pending;
+    p->owner = this;
+    p->done = std::move(done);
+    p->conn = conn;
+    p->eval_args = std::move(eval_args);
+    p->timeout = timeout;
+    if (!SendOn(conn->ctx, args, &EventLoopClient::OnReply, p)) {
+      Callback cb = std::move(p->done);
+      delete p;
+      cb(absl::UnavailableError("redis connection is closing"));
+      return;
+    }
+    p->timer = evtimer_new(base_, &EventLoopClient::OnCommandTimeout, p);
+    timeval tv = absl::ToTimeval(timeout);
+    evtimer_add(p->timer, &tv);
+  }
+
+  static bool SendOn(redisAsyncContext* ctx, const std::vector<std::string>& args,
+                     redisCallbackFn* fn, void* privdata) {
+    std::vector<const char*> argv(args.size());
+    std::vector<size_t> argvlen(args.size());
+    for (size_t i = 0; i < args.size(); ++i) {
+      argv[i] = args[i].data();
+      argvlen[i] = args[i].size();
+    }
+    return redisAsyncCommandArgv(ctx, fn, privdata, static_cast<int>(args.size()), argv.data(),
+                                 argvlen.data()) == REDIS_OK;
+  }
+
+  static void OnCommandTimeout(evutil_socket_t, short, void* arg) {
+    auto* p = static_cast<Pending*>(arg);
+    if (p->answered) return;
+    p->answered = true;
+    Callback cb = std::move(p->done);
+    cb(absl::DeadlineExceededError("redis command timed out"));
+  }
+
+  static void OnReply(redisAsyncContext*, void* r, void* privdata) {
+    auto* p = static_cast<Pending*>(privdata);
+    EventLoopClient* self = p->owner;
+    if (p->timer != nullptr) event_free(p->timer);
+    p->timer = nullptr;
+    auto* reply = static_cast<redisReply*>(r);
+    if (!p->answered) {
+      p->answered = true;
+      if (reply == nullptr) {
+        p->done(absl::UnavailableError("redis connection lost"));
+      } else if (reply->type == REDIS_REPLY_ERROR && p->eval_args != nullptr &&
+                 absl::StartsWith(absl::string_view(reply->str, reply->len), "NOSCRIPT")) {
+        // The script cache is empty (restart, SCRIPT FLUSH): send the source once.
+        self->Send(std::move(*p->eval_args), p->timeout, std::move(p->done), nullptr);
+      } else {
+        if (reply->type == REDIS_REPLY_ERROR &&
+            absl::StartsWith(absl::string_view(reply->str, reply->len), "READONLY")) {
+          // We are talking to a replica after a failover: find the master again.
+          self->DropConnection(p->conn, "connected to a read-only replica");
+        }
+        p->done(ConvertReply(reply));
+      }
+    }
+    delete p;
+  }
+
+  void DropConnection(Connection* c, absl::string_view why) {
+    if (c->ctx == nullptr) return;
+    log::Warning("dropping redis connection", {{"reason", std::string(why)},
+                                                {"connection", absl::StrCat(c->index)}});
+    redisAsyncContext* ctx = c->ctx;
+    // redisAsyncFree answers pending commands with a null reply and then calls the
+    // disconnect callback, which schedules the reconnect.
+    redisAsyncFree(ctx);
+  }
+
+  std::string ResolveAddress() {
+    if (options_.sentinels.empty()) return options_.address;
+    for (const std::string& sentinel : options_.sentinels) {
+      std::string host;
+      int port;
+      if (!SplitHostPort(sentinel, &host, &port)) continue;
+      timeval tv = absl::ToTimeval(options_.connect_timeout);
+      redisContext* sc = redisConnectWithTimeout(host.c_str(), port, tv);
+      if (sc == nullptr) continue;
+      if (sc->err) {
+        redisFree(sc);
+        continue;
+      }
+      redisSetTimeout(sc, tv);
+      auto* r = static_cast<redisReply*>(redisCommand(
+          sc, "SENTINEL get-master-addr-by-name %s", options_.master_name.c_str()));
+      std::string address;
+      if (r != nullptr && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+        address = absl::StrCat(std::string(r->element[0]->str, r->element[0]->len), ":",
+                               std::string(r->element[1]->str, r->element[1]->len));
+      }
+      if (r != nullptr) freeReplyObject(r);
+      redisFree(sc);
+      if (!address.empty()) return address;
+    }
+    return "";
+  }
+
+  void Connect(Connection* c) {
+    std::string address = ResolveAddress();
+    std::string host;
+    int port = 0;
+    if (address.empty() || !SplitHostPort(address, &host, &port)) {
+      ScheduleReconnect(c, "no redis master address (sentinels unreachable?)");
+      return;
+    }
+    redisAsyncContext* ctx = redisAsyncConnect(host.c_str(), port);
+    if (ctx == nullptr || ctx->err) {
+      std::string err = ctx ? ctx->errstr : "out of memory";
+      if (ctx) redisAsyncFree(ctx);
+      ScheduleReconnect(c, err);
+      return;
+    }
+    c->generation++;
+    c->ctx = ctx;
+    c->state = Connection::State::kConnecting;
+    ctx->data = c;
+    redisLibeventAttach(ctx, base_);
+    redisAsyncSetConnectCallback(ctx, &EventLoopClient::OnConnect);
+    redisAsyncSetDisconnectCallback(ctx, &EventLoopClient::OnDisconnect);
+    timeval tv = absl::ToTimeval(options_.connect_timeout);
+    evtimer_add(c->connect_timer, &tv);
+  }
+
+  static void OnConnectTimeout(evutil_socket_t, short, void* arg) {
+    auto* c = static_cast<Connection*>(arg);
+    if (c->state != Connection::State::kConnecting || c->ctx == nullptr) return;
+    redisAsyncContext* ctx = c->ctx;
+    c->ctx = nullptr;
+    c->state = Connection::State::kDown;
+    redisAsyncFree(ctx);  // not connected yet: no disconnect callback follows
+    c->owner->ScheduleReconnect(c, "connect timed out");
+  }
+
+  static void OnConnect(const redisAsyncContext* ctx, int status) {
+    auto* c = static_cast<Connection*>(ctx->data);
+    EventLoopClient* self = c->owner;
+    evtimer_del(c->connect_timer);
+    if (status != REDIS_OK) {
+      // hiredis frees the context after this callback.
+      std::string err = ctx->errstr;
+      c->ctx = nullptr;
+      c->state = Connection::State::kDown;
+      self->ScheduleReconnect(c, err);
+      return;
+    }
+    // Authenticate, then make sure this is a master, before taking traffic.
+    if (!self->options_.password.empty()) {
+      std::vector<std::string> auth = {"AUTH", self->options_.password};
+      SendOn(c->ctx, auth, &EventLoopClient::OnAuthReply, c);
+    }
+    std::vector<std::string> role = {"ROLE"};
+    SendOn(c->ctx, role, &EventLoopClient::OnRoleReply, c);
+  }
+
+  static void OnAuthReply(redisAsyncContext* ctx, void* r, void* privdata) {
+    auto* c = static_cast<Connection*>(privdata);
+    auto* reply = static_cast<redisReply*>(r);
+    if (reply != nullptr && reply->type == REDIS_REPLY_ERROR) {
+      log::Error("redis rejected the password", {{"error", std::string(reply->str, reply->len)}});
+      if (c->ctx == ctx) c->owner->DropConnection(c, "authentication failed");
+    }
+  }
+
+  static void OnRoleReply(redisAsyncContext* ctx, void* r, void* privdata) {
+    auto* c = static_cast<Connection*>(privdata);
+    auto* reply = static_cast<redisReply*>(r);
+    if (reply == nullptr || c->ctx != ctx) return;
+    bool master = reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
+                  reply->element[0]->type == REDIS_REPLY_STRING &&
+                  absl::string_view(reply->element[0]->str, reply->element[0]->len) == "master";
+    if (!master) {
+      c->owner->DropConnection(c, reply->type == REDIS_REPLY_ERROR
+                                      ? std::string(reply->str, reply->len)
+                                      : "server is not a master");
+      return;
+    }
+    c->state = Connection::State::kReady;
+    c->backoff = c->owner->options_.reconnect_min_backoff;
+    c->missed_pings = 0;
+    c->ping_in_flight = false;
+    timeval tv = absl::ToTimeval(c->owner->options_.health_check_interval);
+    evtimer_add(c->ping_timer, &tv);
+    c->owner->UpdateHealth();
+  }
+
+  static void OnDisconnect(const redisAsyncContext* ctx, int status) {
+    auto* c = static_cast<Connection*>(ctx->data);
+    EventLoopClient* self = c->owner;
+    if (c->ctx != ctx) return;  // freed on purpose during shutdown
+    c->ctx = nullptr;
+    c->state = Connection::State::kDown;
+    evtimer_del(c->ping_timer);
+    self->UpdateHealth();
+    bool stopping;
+    {
+      std::lock_guard<std::mutex> lock(self->queue_mu_);
+      stopping = self->stopping_;
+    }
+    if (!stopping) {
+      self->ScheduleReconnect(c, status == REDIS_OK ? "connection closed" : ctx->errstr);
+    }
+  }
+
+  void ScheduleReconnect(Connection* c, absl::string_view why) {
+    UpdateHealth();
+    log::Debug("redis connection down", {{"reason", std::string(why)}});
+    // Exponential backoff with jitter, so replicas do not reconnect in lockstep.
+    static thread_local std::mt19937 rng(std::random_device{}());
+    double jitter = std::uniform_real_distribution<double>(0.8, 1.2)(rng);
+    timeval tv = absl::ToTimeval(c->backoff * jitter);
+    c->backoff = std::min(c->backoff * 2, options_.reconnect_max_backoff);
+    evtimer_add(c->reconnect_timer, &tv);
+  }
+
+  static void OnReconnectTimer(evutil_socket_t, short, void* arg) {
+    auto* c = static_cast<Connection*>(arg);
+    if (c->ctx == nullptr) c->owner->Connect(c);
+  }
+
+  static void OnPingTimer(evutil_socket_t, short, void* arg) {
+    auto* c = static_cast<Connection*>(arg);
+    EventLoopClient* self = c->owner;
+    if (c->state != Connection::State::kReady || c->ctx == nullptr) return;
+    if (c->ping_in_flight) {
+      // The last ping has not come back within a whole interval.
+      if (++c->missed_pings >= 2) {
+        self->DropConnection(c, "redis stopped answering pings");
+        return;
+      }
+      self->UpdateHealth();
+    } else {
+      c->ping_in_flight = true;
+      std::vector<std::string> ping = {"PING"};
+      auto* token = new std::pair<Connection*, uint64_t>(c, c->generation);
+      SendOn(c->ctx, ping, &EventLoopClient::OnPingReply, token);
+    }
+    timeval tv = absl::ToTimeval(self->options_.health_check_interval);
+    evtimer_add(c->ping_timer, &tv);
+  }
+
+  static void OnPingReply(redisAsyncContext*, void* r, void* privdata) {
+    auto* token = static_cast<std::pair<Connection*, uint64_t>*>(privdata);
+    Connection* c = token->first;
+    bool current = token->second == c->generation;
+    delete token;
+    if (!current || r == nullptr) return;
+    c->ping_in_flight = false;
+    if (c->missed_pings != 0) {
+      c->missed_pings = 0;
+      c->owner->UpdateHealth();
+    }
+  }
+
+  void UpdateHealth() {
+    bool now = false;
+    for (const Connection& c : connections_) {
+      if (c.state == Connection::State::kReady && c.missed_pings == 0) now = true;
+    }
+    if (healthy_.exchange(now) != now) {
+      if (now) {
+        log::Info("redis connection is up");
+      } else {
+        log::Warning("redis is unreachable");
+      }
+      absl::MutexLock lock(&listener_mu_);
+      if (listener_) listener_(now);
+    }
+  }
+
+  ClientOptions options_;
+  event_base* base_ = nullptr;
+  event* wakeup_ = nullptr;
+  std::vector<Connection> connections_;
+  int next_ = 0;
+  std::thread thread_;
+  std::atomic<bool> healthy_{false};
+
+  std::mutex queue_mu_;
+  std::deque<Queued> queue_;
+  bool stopping_ = false;
+
+  absl::Mutex listener_mu_;
+  std::function<void(bool)> listener_ ABSL_GUARDED_BY(listener_mu_);
+};
+
+}  // namespace
+
+std::unique_ptr<Client> Client::Create(ClientOptions options) {
+  return std::make_unique<EventLoopClient>(std::move(options));
+}
+
+}  // namespace clerkship::redis

@@ -1,0 +1,104 @@
+#pragma once
+
+// A Redis client for request handlers that must never block.
+//
+// Commands from any thread are queued to one event-loop thread that owns a few hiredis
+// asynchronous connections (libevent adapter). Everything queued between two loop
+// iterations is written in one go, so concurrent requests are pipelined. Each command has a
+// deadline of its own: when Redis hangs, the caller gets DEADLINE_EXCEEDED on time and the
+// late reply is dropped. Connections that fail are re-established with exponential backoff;
+// with Sentinel configured the master's address is asked of the sentinels on every
+// (re)connect, and a connection that finds itself on a replica (ROLE, or a READONLY error)
+// is dropped, so a failover is followed without a restart. The client reports whether it
+// has a working connection; the server bootstrap turns that into gRPC health.
+//
+// Callbacks run on the event-loop thread: keep them short and never block in them.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace clerkship::redis {
+
+struct Reply {
+  enum class Type { kNil, kInteger, kString, kStatus, kError, kArray };
+  Type type = Type::kNil;
+  int64_t integer = 0;
+  std::string str;  // kString, kStatus and kError
+  std::vector<Reply> elements;
+
+  bool is_nil() const { return type == Type::kNil; }
+  bool is_error() const { return type == Type::kError; }
+  bool is_array() const { return type == Type::kArray; }
+  // Integers also from their decimal string form (as Lua numbers often arrive).
+  absl::StatusOr<int64_t> AsInteger() const;
+};
+
+// A Lua script, sent by SHA1 and re-sent in full when Redis answers NOSCRIPT (after a
+// restart or SCRIPT FLUSH).
+class Script {
+ public:
+  explicit Script(std::string source);
+  const std::string& source() const { return source_; }
+  const std::string& sha1() const { return sha1_; }
+
+ private:
+  std::string source_;
+  std::string sha1_;
+};
+
+struct ClientOptions {
+  // Direct address "host:port"; ignored when sentinels are given.
+  std::string address = "127.0.0.1:6379";
+  // Sentinel "host:port" list and the monitored master's name.
+  std::vector<std::string> sentinels;
+  std::string master_name = "mymaster";
+  std::string password;
+  int connections = 2;
+  absl::Duration command_timeout = absl::Seconds(2);
+  absl::Duration connect_timeout = absl::Seconds(1);
+  absl::Duration reconnect_min_backoff = absl::Milliseconds(50);
+  absl::Duration reconnect_max_backoff = absl::Seconds(2);
+  // How often each connection is pinged; two missed pings in a row drop it.
+  absl::Duration health_check_interval = absl::Milliseconds(500);
+};
+
+using Callback = std::function<void(absl::StatusOr<Reply>)>;
+
+class Client {
+ public:
+  // Starts the event-loop thread and begins connecting; does not wait for Redis.
+  static std::unique_ptr<Client> Create(ClientOptions options);
+  virtual ~Client() = default;
+
+  // Sends a command. Transport problems arrive as UNAVAILABLE (no connection, connection
+  // lost) or DEADLINE_EXCEEDED; a Redis error reply arrives as a Reply of type kError.
+  virtual void Command(std::vector<std::string> args, Callback done) = 0;
+  virtual void Command(std::vector<std::string> args, absl::Duration timeout,
+                       Callback done) = 0;
+  virtual void Eval(const Script& script, std::vector<std::string> keys,
+                    std::vector<std::string> args, Callback done) = 0;
+
+  // Blocking forms for start-up, tools and tests. Never call them from a callback of this
+  // client or from a gRPC callback handler.
+  absl::StatusOr<Reply> CommandSync(std::vector<std::string> args);
+  absl::StatusOr<Reply> EvalSync(const Script& script, std::vector<std::string> keys,
+                                 std::vector<std::string> args);
+
+  // True while at least one connection is established and answering.
+  virtual bool healthy() const = 0;
+  // Called (on the event-loop thread) whenever healthy() changes.
+  virtual void SetHealthListener(std::function<void(bool)> listener) = 0;
+  bool WaitHealthy(absl::Duration timeout) const;
+};
+
+// Maps a Redis error reply to an absl::Status (INTERNAL, message kept for logs only).
+absl::Status ErrorReplyStatus(const Reply& reply);
+
+}  // namespace clerkship::redis

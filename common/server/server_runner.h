@@ -1,0 +1,89 @@
+#pragma once
+
+// The one place where a service's gRPC server is put together: callback-API services,
+// gRPC health (NOT_SERVING while Redis is unreachable or while draining), reflection,
+// keepalive, interceptors for request ids, JSON access logs and Prometheus metrics, and
+// a graceful stop on SIGTERM/SIGINT: health goes NOT_SERVING, the server keeps answering
+// for the drain period so load balancers can notice, then Shutdown(deadline).
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+#include <prometheus/registry.h>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/config/config.h"
+#include "common/redis/redis_client.h"
+
+namespace prometheus {
+class Exposer;
+}
+
+namespace clerkship {
+
+struct RpcMetrics;
+
+struct ServerOptions {
+  std::string service_name;                  // "catalog"; used in logs and metrics
+  std::string listen_address = "0.0.0.0:0";  // port 0 picks a free port (tests)
+  int metrics_port = 0;                      // 0 disables the /metrics endpoint
+  absl::Duration drain_period = absl::Seconds(5);
+  absl::Duration shutdown_deadline = absl::Seconds(10);
+  int max_message_bytes = 4 * 1024 * 1024;
+};
+
+class ServerRunner {
+ public:
+  explicit ServerRunner(ServerOptions options);
+  ~ServerRunner();
+
+  // Registers a service; its full name ("clerkship.catalog.v1.CatalogService") gets a
+  // health status of its own.
+  void AddService(grpc::Service* service);
+  // Health follows this client: NOT_SERVING while it has no working connection.
+  void TrackRedisHealth(redis::Client* client);
+
+  absl::Status Start();
+  int port() const { return port_; }
+  std::string address() const;
+  grpc::Server* server() { return server_.get(); }
+  prometheus::Registry& metrics() { return *registry_; }
+
+  void SetServing(bool serving);
+  // NOT_SERVING, wait for the drain period, then stop accepting and finish in-flight calls.
+  void Shutdown();
+  // Blocks until SIGTERM or SIGINT, then Shutdown().
+  void RunUntilSignalled();
+
+ private:
+  void ApplyHealth();
+
+  ServerOptions options_;
+  std::vector<grpc::Service*> services_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<RpcMetrics> rpc_metrics_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  redis::Client* redis_ = nullptr;
+
+  absl::Mutex mu_;
+  bool want_serving_ ABSL_GUARDED_BY(mu_) = true;
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
+  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// Flags every service shares: --port, --metrics_port, --drain_period, --log_level and the
+// Redis connection settings.
+void AddServerFlags(Config* config, int default_port, int default_metrics_port);
+void AddRedisFlags(Config* config);
+ServerOptions ServerOptionsFromConfig(const Config& config, const std::string& service_name);
+redis::ClientOptions RedisOptionsFromConfig(const Config& config);
+// Sets up logging from --log_level.
+void InitLogging(const Config& config, const std::string& service_name);
+
+}  // namespace clerkship
