@@ -18,9 +18,11 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "common/logging/log.h"
+#include "common/status/status.h"
 
 namespace clerkship::redis {
 
@@ -62,6 +64,33 @@ absl::StatusOr<Reply> Client::EvalSync(const Script& script, std::vector<std::st
   });
   done.WaitForNotification();
   return result;
+}
+
+absl::Status ScriptStatus(const absl::StatusOr<Reply>& reply, absl::string_view domain) {
+  if (!reply.ok()) {
+    return ErrorWithInfo(absl::StatusCode::kUnavailable,
+                         "storage is unavailable, retry later", "STORAGE_UNAVAILABLE", domain);
+  }
+  if (!reply->is_error()) return absl::OkStatus();
+  static constexpr struct {
+    const char* name;
+    absl::StatusCode code;
+  } kCodes[] = {{"NOT_FOUND", absl::StatusCode::kNotFound},
+                {"ALREADY_EXISTS", absl::StatusCode::kAlreadyExists},
+                {"ABORTED", absl::StatusCode::kAborted},
+                {"FAILED_PRECONDITION", absl::StatusCode::kFailedPrecondition},
+                {"RESOURCE_EXHAUSTED", absl::StatusCode::kResourceExhausted},
+                {"INVALID_ARGUMENT", absl::StatusCode::kInvalidArgument},
+                {"PERMISSION_DENIED", absl::StatusCode::kPermissionDenied}};
+  std::vector<std::string> parts = absl::StrSplit(reply->str, absl::MaxSplits(' ', 2));
+  for (const auto& c : kCodes) {
+    if (parts[0] != c.name) continue;
+    std::string reason = parts.size() > 1 ? parts[1] : parts[0];
+    std::string message = parts.size() > 2 ? parts[2] : reason;
+    return ErrorWithInfo(c.code, message, reason, domain);
+  }
+  return ErrorWithInfo(absl::StatusCode::kInternal, "internal storage error", "STORAGE_ERROR",
+                       domain);
 }
 
 bool Client::WaitHealthy(absl::Duration timeout) const {

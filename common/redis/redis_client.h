@@ -22,6 +22,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace clerkship::redis {
@@ -100,5 +101,14 @@ class Client {
 
 // Maps a Redis error reply to an absl::Status (INTERNAL, message kept for logs only).
 absl::Status ErrorReplyStatus(const Reply& reply);
+
+// The status of a script call, by the convention every service's Lua scripts follow:
+// domain errors are error replies "CODE REASON message", e.g.
+//   redis.error_reply('RESOURCE_EXHAUSTED NO_SEATS session rotations/r/sessions/s is full')
+// where CODE is a canonical status code name (NOT_FOUND, ALREADY_EXISTS, ABORTED,
+// FAILED_PRECONDITION, RESOURCE_EXHAUSTED, INVALID_ARGUMENT, PERMISSION_DENIED) and REASON
+// an UPPER_SNAKE ErrorInfo reason. Transport failures and timeouts become UNAVAILABLE;
+// any other error reply is INTERNAL with a message that does not leak internals.
+absl::Status ScriptStatus(const absl::StatusOr<Reply>& reply, absl::string_view domain);
 
 }  // namespace clerkship::redis

@@ -143,7 +143,10 @@ ServerRunner::~ServerRunner() {
   }
 }
 
-void ServerRunner::AddService(grpc::Service* service) { services_.push_back(service); }
+void ServerRunner::AddService(grpc::Service* service, const std::string& full_name) {
+  services_.push_back(service);
+  service_names_.push_back(full_name);
+}
 
 void ServerRunner::TrackRedisHealth(redis::Client* client) { redis_ = client; }
 
@@ -219,7 +222,8 @@ void ServerRunner::ApplyHealth() {
   }
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   if (health == nullptr) return;
-  health->SetServingStatus(serving);  // every registered name, and ""
+  health->SetServingStatus("", serving);
+  for (const std::string& name : service_names_) health->SetServingStatus(name, serving);
 }
 
 void ServerRunner::Shutdown() {

@@ -41,9 +41,9 @@ class ServerRunner {
   explicit ServerRunner(ServerOptions options);
   ~ServerRunner();
 
-  // Registers a service; its full name ("clerkship.catalog.v1.CatalogService") gets a
-  // health status of its own.
-  void AddService(grpc::Service* service);
+  // Registers a service; its full name ("clerkship.catalog.v1.CatalogService", from the
+  // generated Service::service_full_name()) gets a health status of its own.
+  void AddService(grpc::Service* service, const std::string& full_name);
   // Health follows this client: NOT_SERVING while it has no working connection.
   void TrackRedisHealth(redis::Client* client);
 
@@ -64,6 +64,7 @@ class ServerRunner {
 
   ServerOptions options_;
   std::vector<grpc::Service*> services_;
+  std::vector<std::string> service_names_;
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::unique_ptr<RpcMetrics> rpc_metrics_;

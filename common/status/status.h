@@ -20,7 +20,7 @@
 namespace clerkship {
 
 struct FieldViolation {
-  std::string field;        // lowerCamelCase path, e.g. "rotation.fees.programFeeCents"
+  std::string field;        // path as in the request message, e.g. "rotation.fees.program_fee_cents"
   std::string description;  // what is wrong, in plain words
 };
 

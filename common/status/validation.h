@@ -1,12 +1,13 @@
 #pragma once
 
 // The one validation style every service uses: a Validator collects every problem with a
-// request (not only the first), each naming its field in lowerCamelCase as clients see it
-// in JSON, and turns them into a single INVALID_ARGUMENT with BadRequest details.
+// request (not only the first), each naming its field by its path in the request message
+// ("site.us_state", "rotation.fees.program_fee_cents"), and turns them into a single
+// INVALID_ARGUMENT with BadRequest details.
 //
 //   Validator v;
-//   v.RequireNonEmpty("site.displayName", site.display_name());
-//   v.Check(site.us_state().size() == 2, "site.usState", "must be a two-letter code");
+//   v.RequireNonEmpty("site.display_name", site.display_name());
+//   v.RequireUsState("site.us_state", site.us_state());
 //   if (absl::Status s = v.Finish(); !s.ok()) return s;
 
 #include <cstdint>

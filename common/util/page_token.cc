@@ -28,17 +28,17 @@ std::string EncodePageToken(const PageCursor& cursor) {
 absl::StatusOr<PageCursor> DecodePageToken(absl::string_view token, uint64_t fingerprint) {
   std::string raw;
   if (token.size() > 4096 || !absl::WebSafeBase64Unescape(token, &raw)) {
-    return InvalidFieldError("pageToken", "is not a page token issued by this service");
+    return InvalidFieldError("page_token", "is not a page token issued by this service");
   }
   size_t a = raw.find(':');
   size_t b = a == std::string::npos ? a : raw.find(':', a + 1);
   PageCursor cursor;
   if (b == std::string::npos || raw.substr(0, a) != kVersion ||
       !absl::SimpleHexAtoi(raw.substr(a + 1, b - a - 1), &cursor.fingerprint)) {
-    return InvalidFieldError("pageToken", "is not a page token issued by this service");
+    return InvalidFieldError("page_token", "is not a page token issued by this service");
   }
   if (cursor.fingerprint != fingerprint) {
-    return InvalidFieldError("pageToken",
+    return InvalidFieldError("page_token",
                              "was issued for different filters; start again without a token");
   }
   cursor.position = raw.substr(b + 1);
@@ -46,7 +46,7 @@ absl::StatusOr<PageCursor> DecodePageToken(absl::string_view token, uint64_t fin
 }
 
 absl::StatusOr<int> PageSize(int32_t requested, int default_size, int max_size) {
-  if (requested < 0) return InvalidFieldError("pageSize", "must not be negative");
+  if (requested < 0) return InvalidFieldError("page_size", "must not be negative");
   if (requested == 0) return default_size;
   return requested > max_size ? max_size : static_cast<int>(requested);
 }

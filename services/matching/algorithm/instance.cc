@@ -9,13 +9,17 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace clerkship::matching {
 namespace {
 
+// Helpers take absl::string_view: Debian's Abseil is built with its own
+// string_view rather than std::string_view, and StrCat wants Abseil's.
+
 // Checks one compressed-row array: `begin` has rows + 1 non-decreasing
 // offsets starting at 0 and ending at items.size().
-absl::Status ValidateOffsets(std::string_view what,
+absl::Status ValidateOffsets(absl::string_view what,
                              const std::vector<int32_t>& begin,
                              size_t rows, size_t items) {
   if (begin.size() != rows + 1) {
@@ -36,7 +40,7 @@ absl::Status ValidateOffsets(std::string_view what,
   return absl::OkStatus();
 }
 
-absl::Status ValidateIds(std::string_view what,
+absl::Status ValidateIds(absl::string_view what,
                          const std::vector<std::string>& ids) {
   std::unordered_set<std::string_view> seen;
   seen.reserve(ids.size());
@@ -195,7 +199,7 @@ namespace {
 
 // Input positions sorted by id, and the id -> index map that results.
 template <typename Input, typename IdOf>
-absl::Status IndexById(std::string_view what, const std::vector<Input>& inputs,
+absl::Status IndexById(absl::string_view what, const std::vector<Input>& inputs,
                        IdOf id_of, std::vector<int32_t>* order,
                        std::unordered_map<std::string_view, int32_t>* index) {
   order->resize(inputs.size());

@@ -9,6 +9,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "nlohmann/json.hpp"
 
 namespace clerkship::matching {
@@ -18,11 +19,11 @@ using Json = nlohmann::json;
 // Insertion-ordered, so documents read in a sensible field order.
 using OrderedJson = nlohmann::ordered_json;
 
-absl::Status Invalid(std::string_view path, std::string_view problem) {
+absl::Status Invalid(absl::string_view path, absl::string_view problem) {
   return absl::InvalidArgumentError(absl::StrCat(path, ": ", problem));
 }
 
-std::string_view TypeName(const Json& value) { return value.type_name(); }
+absl::string_view TypeName(const Json& value) { return value.type_name(); }
 
 // Parses text, turning nlohmann's exception into a status that carries its
 // byte position. Exceptions stop here: nothing above this file sees one.
@@ -36,11 +37,11 @@ absl::StatusOr<Json> ParseText(std::string_view text) {
 }
 
 // Rejects members outside `allowed`, naming the first stray one.
-absl::Status CheckMembers(const Json& object, std::string_view path,
-                          std::initializer_list<std::string_view> allowed) {
+absl::Status CheckMembers(const Json& object, absl::string_view path,
+                          std::initializer_list<absl::string_view> allowed) {
   for (const auto& [key, value] : object.items()) {
     bool known = false;
-    for (std::string_view name : allowed) known = known || key == name;
+    for (absl::string_view name : allowed) known = known || key == name;
     if (!known) {
       return Invalid(path, absl::StrCat("unknown field \"", key, "\""));
     }
@@ -48,7 +49,7 @@ absl::Status CheckMembers(const Json& object, std::string_view path,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> ReadId(const Json& value, std::string_view path) {
+absl::StatusOr<std::string> ReadId(const Json& value, absl::string_view path) {
   if (!value.is_string()) {
     return Invalid(path,
                    absl::StrCat("expected a string id, found ", TypeName(value)));

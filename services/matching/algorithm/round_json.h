@@ -41,7 +41,7 @@
 
 namespace clerkship::matching {
 
-inline constexpr std::string_view kRoundFormat = "clerkship.matching.round.v1";
+inline constexpr char kRoundFormat[] = "clerkship.matching.round.v1";
 
 // Parses a round document into its string-keyed form. Errors are
 // INVALID_ARGUMENT and name the JSON path ("applicants[3].rankList[1]").

@@ -36,7 +36,7 @@ popularity. Defaults are the size of the US residency Match.
 )";
 
 template <typename T>
-bool ParseNumber(std::string_view text, T* out) {
+bool ParseNumber(const std::string& text, T* out) {
   if constexpr (std::is_same_v<T, double>) {
     return absl::SimpleAtod(text, out);
   } else {
@@ -70,21 +70,21 @@ int main(int argc, char** argv) {
     }
     bool ok = false;
     if (name == "--applicants") {
-      ok = ParseNumber(value, &options.applicants);
+      ok = ParseNumber(std::string(value), &options.applicants);
     } else if (name == "--sessions") {
-      ok = ParseNumber(value, &options.sessions);
+      ok = ParseNumber(std::string(value), &options.sessions);
     } else if (name == "--seats") {
-      ok = ParseNumber(value, &options.seats);
+      ok = ParseNumber(std::string(value), &options.seats);
     } else if (name == "--ranks") {
-      ok = ParseNumber(value, &options.ranks_per_applicant);
+      ok = ParseNumber(std::string(value), &options.ranks_per_applicant);
     } else if (name == "--session-ranks") {
-      ok = ParseNumber(value, &options.session_ranking_limit);
+      ok = ParseNumber(std::string(value), &options.session_ranking_limit);
     } else if (name == "--lottery-fraction") {
-      ok = ParseNumber(value, &options.lottery_fraction);
+      ok = ParseNumber(std::string(value), &options.lottery_fraction);
     } else if (name == "--popularity-offset") {
-      ok = ParseNumber(value, &options.popularity_offset);
+      ok = ParseNumber(std::string(value), &options.popularity_offset);
     } else if (name == "--seed") {
-      ok = ParseNumber(value, &options.seed);
+      ok = ParseNumber(std::string(value), &options.seed);
     } else if (name == "--out") {
       out_path = std::string(value);
       ok = !out_path.empty();

@@ -72,7 +72,7 @@ bool ParseFlags(int argc, char** argv, Flags* flags, std::string* error) {
     } else if (arg == "--check" && i + 1 < argc) {
       flags->check_path = argv[++i];
     } else if (arg.size() > 1 && arg[0] == '-' && arg != "-") {
-      *error = absl::StrCat("unknown flag ", arg);
+      *error = absl::StrCat("unknown flag ", std::string(arg));
       return false;
     } else if (have_path) {
       *error = "more than one round file given";
