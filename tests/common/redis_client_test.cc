@@ -4,7 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <hiredis/hiredis.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cstdio>
 #include <set>
 #include <thread>
 
@@ -186,6 +192,98 @@ TEST(RedisClientNoServer, FailsFastWhenNothingListens) {
   auto r = client->CommandSync({"PING"});
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_FALSE(client->healthy());
+}
+
+}  // namespace
+}  // namespace clerkship::redis
+
+namespace clerkship::redis {
+namespace {
+
+// A Sentinel process watching a master, for discovery and failover tests.
+class TestSentinel {
+ public:
+  TestSentinel(const std::string& dir, int master_port) {
+    port_ = clerkship::testing::FreePort();
+    std::string conf = dir + "/sentinel.conf";
+    FILE* f = fopen(conf.c_str(), "w");
+    fprintf(f,
+            "port %d\nbind 127.0.0.1\ndir %s\n"
+            "sentinel monitor mymaster 127.0.0.1 %d 1\n"
+            "sentinel down-after-milliseconds mymaster 1000\n"
+            "sentinel failover-timeout mymaster 5000\n",
+            port_, dir.c_str(), master_port);
+    fclose(f);
+    pid_ = fork();
+    if (pid_ == 0) {
+      std::string log = dir + "/sentinel.log";
+      execlp("redis-server", "redis-server", conf.c_str(), "--sentinel", "--logfile",
+             log.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+  }
+  ~TestSentinel() {
+    kill(pid_, SIGKILL);
+    int status;
+    waitpid(pid_, &status, 0);
+  }
+  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
+  int port() const { return port_; }
+
+ private:
+  int port_;
+  pid_t pid_;
+};
+
+TEST(RedisSentinel, FindsTheMasterAndFollowsAFailover) {
+  auto master = TestRedis::Start();
+  ASSERT_NE(master, nullptr);
+  auto replica = TestRedis::Start();
+  ASSERT_NE(replica, nullptr);
+  replica->Command({"REPLICAOF", "127.0.0.1", std::to_string(master->port())});
+  TestSentinel sentinel(master->dir(), master->port());
+
+  ClientOptions o;
+  o.sentinels = {sentinel.address()};
+  o.master_name = "mymaster";
+  o.health_check_interval = absl::Milliseconds(100);
+  auto client = Client::Create(o);
+  ASSERT_TRUE(client->WaitHealthy(absl::Seconds(10)));
+  auto set = client->CommandSync({"SET", "k", "before"});
+  ASSERT_TRUE(set.ok());
+  EXPECT_EQ(set->str, "OK");
+
+  // Wait until the sentinel has discovered the replica, then fail over on purpose.
+  for (int i = 0; i < 200; ++i) {
+    auto replicas = client->CommandSync({"WAIT", "1", "100"});
+    if (replicas.ok() && replicas->integer == 1) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  bool failover_started = false;
+  for (int i = 0; i < 100 && !failover_started; ++i) {
+    timeval tv = {1, 0};
+    redisContext* c = redisConnectWithTimeout("127.0.0.1", sentinel.port(), tv);
+    if (c != nullptr && c->err == 0) {
+      auto* reply = static_cast<redisReply*>(redisCommand(c, "SENTINEL FAILOVER mymaster"));
+      failover_started = reply != nullptr && reply->type == REDIS_REPLY_STATUS;
+      if (reply) freeReplyObject(reply);
+    }
+    if (c) redisFree(c);
+    if (!failover_started) absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_TRUE(failover_started);
+
+  // Writes land on the new master without restarting the client.
+  bool written_to_new_master = false;
+  for (int i = 0; i < 300 && !written_to_new_master; ++i) {
+    auto r = client->CommandSync({"SET", "k", "after"});
+    written_to_new_master = r.ok() && !r->is_error() &&
+                            replica->Command({"GET", "k"}) == "after" &&
+                            replica->Command({"INFO", "replication"}).find("role:master") !=
+                                std::string::npos;
+    if (!written_to_new_master) absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_TRUE(written_to_new_master);
 }
 
 }  // namespace
