@@ -31,6 +31,7 @@ struct RpcMetrics {
 namespace {
 
 constexpr char kRequestIdHeader[] = "x-request-id";
+constexpr char kLivenessServiceName[] = "liveness";
 
 std::string NewRequestId() {
   static thread_local std::mt19937_64 rng(std::random_device{}());
@@ -224,6 +225,8 @@ void ServerRunner::ApplyHealth() {
   if (health == nullptr) return;
   health->SetServingStatus("", serving);
   for (const std::string& name : service_names_) health->SetServingStatus(name, serving);
+  // "liveness" only says the process answers: a Redis outage must not get pods restarted.
+  health->SetServingStatus(kLivenessServiceName, true);
 }
 
 void ServerRunner::Shutdown() {

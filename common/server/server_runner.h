@@ -1,7 +1,8 @@
 #pragma once
 
 // The one place where a service's gRPC server is put together: callback-API services,
-// gRPC health (NOT_SERVING while Redis is unreachable or while draining), reflection,
+// gRPC health (NOT_SERVING while Redis is unreachable or while draining; the health name
+// "liveness" stays SERVING while the process answers, for liveness probes), reflection,
 // keepalive, interceptors for request ids, JSON access logs and Prometheus metrics, and
 // a graceful stop on SIGTERM/SIGINT: health goes NOT_SERVING, the server keeps answering
 // for the drain period so load balancers can notice, then Shutdown(deadline).
