@@ -5,10 +5,16 @@
 //
 //   cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release
 //   cmake --build build-release --target matching_bench
-//   build-release/tests/bench/matching_bench --benchmark_filter=National
+//   build-release/tests/bench/matching_bench --benchmark_repetitions=10 \
+//       --benchmark_report_aggregates_only=true
+//
+// On a shared machine read the "_min" rows: other tenants only ever add
+// time, so the fastest repetition is the best estimate of the code's cost.
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "benchmark/benchmark.h"
 #include "services/matching/algorithm/deferred_acceptance.h"
@@ -21,6 +27,10 @@
 
 namespace clerkship::matching {
 namespace {
+
+double Min(const std::vector<double>& v) {
+  return *std::min_element(v.begin(), v.end());
+}
 
 // Generated once per process; the generator is not what is being measured.
 const Instance& NationalRound() {
@@ -50,19 +60,20 @@ void ReportShape(benchmark::State& state, const Instance& instance) {
 // drawing the lotteries, the session-rank lookup table, the proposals.
 void BM_NationalMatching(benchmark::State& state) {
   const Instance& instance = NationalRound();
-  int32_t matched = 0;
   for (auto _ : state) {
     Matching matching = RunDeferredAcceptance(instance);
     benchmark::DoNotOptimize(matching.session_of_applicant.data());
-    state.PauseTiming();
-    matched = 0;
-    for (int32_t s : matching.session_of_applicant) matched += s != kUnmatched;
-    state.ResumeTiming();
   }
   ReportShape(state, instance);
+  int32_t matched = 0;
+  for (int32_t s : NationalMatching().session_of_applicant) {
+    matched += s != kUnmatched;
+  }
   state.counters["matched"] = matched;
 }
-BENCHMARK(BM_NationalMatching)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_NationalMatching)
+    ->Unit(benchmark::kMillisecond)
+    ->ComputeStatistics("min", Min);
 
 // The stability check on its own, rebuilding its own view of the session
 // preferences (lotteries included) as an independent auditor would.
@@ -78,17 +89,22 @@ void BM_NationalVerify(benchmark::State& state) {
   if (!stable) state.SkipWithError("national matching is not stable");
   ReportShape(state, instance);
 }
-BENCHMARK(BM_NationalVerify)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_NationalVerify)
+    ->Unit(benchmark::kMillisecond)
+    ->ComputeStatistics("min", Min);
 
 // Drawing every session's effective preference order (lotteries).
 void BM_NationalSessionPreferences(benchmark::State& state) {
   const Instance& instance = NationalRound();
   for (auto _ : state) {
-    SessionPreferences prefs = BuildSessionPreferences(instance);
-    benchmark::DoNotOptimize(prefs.applicants.data());
+    SessionPreferences prefs(instance);
+    size_t size = prefs.total_size();
+    benchmark::DoNotOptimize(size);
   }
 }
-BENCHMARK(BM_NationalSessionPreferences)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_NationalSessionPreferences)
+    ->Unit(benchmark::kMillisecond)
+    ->ComputeStatistics("min", Min);
 
 void BM_NationalStats(benchmark::State& state) {
   const Instance& instance = NationalRound();
@@ -98,7 +114,9 @@ void BM_NationalStats(benchmark::State& state) {
     benchmark::DoNotOptimize(stats.matched);
   }
 }
-BENCHMARK(BM_NationalStats)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_NationalStats)
+    ->Unit(benchmark::kMillisecond)
+    ->ComputeStatistics("min", Min);
 
 // What RunRound calls: lotteries drawn once, matching, verification, stats.
 void BM_NationalRunPlacementRound(benchmark::State& state) {
@@ -111,7 +129,9 @@ void BM_NationalRunPlacementRound(benchmark::State& state) {
   }
   state.counters["fill_rate"] = fill_rate;
 }
-BENCHMARK(BM_NationalRunPlacementRound)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_NationalRunPlacementRound)
+    ->Unit(benchmark::kMillisecond)
+    ->ComputeStatistics("min", Min);
 
 // The audit path around the algorithm: reading and writing the export.
 void BM_NationalRoundJsonParse(benchmark::State& state) {
@@ -123,7 +143,9 @@ void BM_NationalRoundJsonParse(benchmark::State& state) {
   }
   state.counters["bytes"] = static_cast<double>(json.size());
 }
-BENCHMARK(BM_NationalRoundJsonParse)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_NationalRoundJsonParse)
+    ->Unit(benchmark::kMillisecond)
+    ->ComputeStatistics("min", Min);
 
 void BM_NationalResultJsonWrite(benchmark::State& state) {
   const Instance& instance = NationalRound();
@@ -133,7 +155,9 @@ void BM_NationalResultJsonWrite(benchmark::State& state) {
     benchmark::DoNotOptimize(json.data());
   }
 }
-BENCHMARK(BM_NationalResultJsonWrite)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_NationalResultJsonWrite)
+    ->Unit(benchmark::kMillisecond)
+    ->ComputeStatistics("min", Min);
 
 }  // namespace
 }  // namespace clerkship::matching

@@ -53,58 +53,79 @@ Matching RunDeferredAcceptance(const Instance& instance,
   const int32_t num_sessions = instance.num_sessions();
   const int32_t num_entries = static_cast<int32_t>(instance.rank_lists.size());
 
-  // Group rank-list entries by session (counting sort) so each session's
-  // rank of each applicant who proposes to it can be looked up once, up
-  // front, instead of searching its ranking on every proposal.
-  std::vector<int32_t> by_session_begin(num_sessions + 1, 0);
-  for (int32_t session : instance.rank_lists) ++by_session_begin[session + 1];
-  for (int32_t s = 0; s < num_sessions; ++s) {
-    by_session_begin[s + 1] += by_session_begin[s];
-  }
-  std::vector<int32_t> entries_by_session(num_entries);
-  std::vector<int32_t> entry_applicant(num_entries);
-  {
-    std::vector<int32_t> fill(by_session_begin.begin(),
-                              by_session_begin.end() - 1);
-    for (int32_t a = 0; a < num_applicants; ++a) {
-      for (int32_t e = instance.rank_list_begin[a];
-           e < instance.rank_list_begin[a + 1]; ++e) {
-        entry_applicant[e] = a;
-        entries_by_session[fill[instance.rank_lists[e]]++] = e;
-      }
-    }
-  }
-
   // entry_rank[e]: the rank that the session at rank-list entry e gives the
-  // entry's applicant, or kUnacceptable. A scratch array indexed by
-  // applicant turns each session's ranking into a lookup table in turn.
-  std::vector<int32_t> entry_rank(num_entries);
+  // entry's applicant, or kUnacceptable; computed once so that a proposal
+  // costs O(1) instead of a search through the session's ranking.
+  //
+  // First transpose the session orders into per-applicant lists of
+  // (session, rank) with a counting sort; then, applicant by applicant, load
+  // that list into a session-indexed scratch table (small enough to stay in
+  // cache) and read off a rank for each entry of the applicant's own list.
+  struct SessionRank {
+    int32_t session;
+    int32_t rank;
+  };
+  std::vector<int32_t> ranked_in_begin(num_applicants + 1, 0);
+  for (int32_t s = 0; s < num_sessions; ++s) {
+    for (int32_t applicant : prefs.Of(s)) ++ranked_in_begin[applicant + 1];
+  }
+  for (int32_t a = 0; a < num_applicants; ++a) {
+    ranked_in_begin[a + 1] += ranked_in_begin[a];
+  }
+  std::vector<SessionRank> ranked_in(prefs.total_size());
   {
-    std::vector<int32_t> rank_of(num_applicants, kUnacceptable);
+    std::vector<int32_t> fill(ranked_in_begin.begin(),
+                              ranked_in_begin.end() - 1);
     for (int32_t s = 0; s < num_sessions; ++s) {
       IndexRange order = prefs.Of(s);
       for (size_t k = 0; k < order.size(); ++k) {
-        rank_of[order[k]] = static_cast<int32_t>(k);
+        ranked_in[fill[order[k]]++] = {s, static_cast<int32_t>(k)};
       }
-      for (int32_t i = by_session_begin[s]; i < by_session_begin[s + 1]; ++i) {
-        const int32_t e = entries_by_session[i];
-        entry_rank[e] = rank_of[entry_applicant[e]];
+    }
+  }
+  std::vector<int32_t> entry_rank(num_entries);
+  {
+    // Loaded and cleared per applicant, so the lookup needs no comparison
+    // (the branch it would need is unpredictable).
+    std::vector<int32_t> rank_at(num_sessions, kUnacceptable);
+    for (int32_t a = 0; a < num_applicants; ++a) {
+      const SessionRank* first = ranked_in.data() + ranked_in_begin[a];
+      const SessionRank* last = ranked_in.data() + ranked_in_begin[a + 1];
+      for (const SessionRank* p = first; p != last; ++p) {
+        rank_at[p->session] = p->rank;
       }
-      for (int32_t applicant : order) rank_of[applicant] = kUnacceptable;
+      for (int32_t e = instance.rank_list_begin[a];
+           e < instance.rank_list_begin[a + 1]; ++e) {
+        entry_rank[e] = rank_at[instance.rank_lists[e]];
+      }
+      for (const SessionRank* p = first; p != last; ++p) {
+        rank_at[p->session] = kUnacceptable;
+      }
     }
   }
 
-  // Heap storage: a session can never hold more proposals than there are
-  // applicants who ranked it, so capping there keeps the total within the
-  // entry count whatever capacities say.
-  std::vector<int32_t> slot_begin(num_sessions + 1, 0);
+  // Per-session state in one record, so a proposal touches one cache line
+  // before it knows whether it is accepted. Heap storage: a session never
+  // holds more applicants than it finds acceptable, so capping there keeps
+  // the total within the size of the session orders whatever capacities
+  // say.
+  struct SessionState {
+    int32_t heap_begin;
+    int32_t slots;
+    int32_t held;
+    // Rank of the weakest holder once full; lets most rejections skip the
+    // heap entirely.
+    int32_t weakest;
+  };
+  std::vector<SessionState> state(num_sessions);
+  int32_t total_slots = 0;
   for (int32_t s = 0; s < num_sessions; ++s) {
-    const int32_t proposers = by_session_begin[s + 1] - by_session_begin[s];
-    slot_begin[s + 1] =
-        slot_begin[s] + std::min(instance.session_capacity[s], proposers);
+    const int32_t acceptable = static_cast<int32_t>(prefs.Of(s).size());
+    const int32_t slots = std::min(instance.session_capacity[s], acceptable);
+    state[s] = {total_slots, slots, 0, -1};
+    total_slots += slots;
   }
-  std::vector<Held> held(slot_begin[num_sessions]);
-  std::vector<int32_t> held_count(num_sessions, 0);
+  std::vector<Held> held(total_slots);
 
   // next_choice[a]: the rank-list position a is proposing to or held at.
   std::vector<int32_t> next_choice(num_applicants, 0);
@@ -125,20 +146,22 @@ Matching RunDeferredAcceptance(const Instance& instance,
       const int32_t e = list_begin + k;
       const int32_t rank = entry_rank[e];
       if (rank == kUnacceptable) continue;
-      const int32_t s = rank_lists[e];
-      Held* heap = held.data() + slot_begin[s];
-      const int32_t slots = slot_begin[s + 1] - slot_begin[s];
-      if (held_count[s] < slots) {
-        heap[held_count[s]] = {rank, a};
-        SiftUp(heap, held_count[s]++);
+      SessionState& session = state[rank_lists[e]];
+      if (session.held < session.slots) {
+        Held* heap = held.data() + session.heap_begin;
+        heap[session.held] = {rank, a};
+        SiftUp(heap, session.held++);
+        if (session.held == session.slots) session.weakest = heap[0].rank;
         break;
       }
-      if (slots > 0 && rank < heap[0].rank) {
+      if (rank < session.weakest) {
         // Displace the session's weakest holder, who resumes proposing
         // from the choice after this one.
+        Held* heap = held.data() + session.heap_begin;
         const int32_t displaced = heap[0].applicant;
         heap[0] = {rank, a};
-        SiftDown(heap, slots, 0);
+        SiftDown(heap, session.slots, 0);
+        session.weakest = heap[0].rank;
         ++next_choice[displaced];
         free_applicants.push_back(displaced);
         break;

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "services/matching/algorithm/lottery.h"
 
 namespace clerkship::matching {
 namespace {
@@ -20,12 +21,11 @@ namespace {
 // Checks one compressed-row array: `begin` has rows + 1 non-decreasing
 // offsets starting at 0 and ending at items.size().
 absl::Status ValidateOffsets(absl::string_view what,
-                             const std::vector<int32_t>& begin,
-                             size_t rows, size_t items) {
+                             const std::vector<int32_t>& begin, size_t rows,
+                             size_t items) {
   if (begin.size() != rows + 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, ": expected ", rows + 1, " offsets, found ",
-                     begin.size()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, ": expected ", rows + 1, " offsets, found ", begin.size()));
   }
   if (begin.front() != 0 || static_cast<size_t>(begin.back()) != items) {
     return absl::InvalidArgumentError(
@@ -41,7 +41,13 @@ absl::Status ValidateOffsets(absl::string_view what,
 }
 
 absl::Status ValidateIds(absl::string_view what,
-                         const std::vector<std::string>& ids) {
+                         const std::vector<std::string>& ids,
+                         const std::vector<uint64_t>& lottery_keys) {
+  if (lottery_keys.size() != ids.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " lottery keys: expected ", ids.size(), ", found ",
+                     lottery_keys.size()));
+  }
   std::unordered_set<std::string_view> seen;
   seen.reserve(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
@@ -52,6 +58,10 @@ absl::Status ValidateIds(absl::string_view what,
     if (!seen.insert(ids[i]).second) {
       return absl::InvalidArgumentError(
           absl::StrCat(what, " id \"", ids[i], "\" appears twice"));
+    }
+    if (lottery_keys[i] != StableIdHash(ids[i])) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, " ", ids[i], ": lottery key does not match the id"));
     }
   }
   return absl::OkStatus();
@@ -80,23 +90,26 @@ absl::Status ValidateInstance(const Instance& instance) {
         "session capacities and ranking flags must have one entry per "
         "session");
   }
-  if (absl::Status s = ValidateOffsets("rank lists", instance.rank_list_begin,
-                                       num_applicants,
-                                       instance.rank_lists.size());
+  if (absl::Status s =
+          ValidateOffsets("rank lists", instance.rank_list_begin,
+                          num_applicants, instance.rank_lists.size());
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = ValidateOffsets(
-          "session rankings", instance.session_ranking_begin, num_sessions,
-          instance.session_rankings.size());
+  if (absl::Status s =
+          ValidateOffsets("session rankings", instance.session_ranking_begin,
+                          num_sessions, instance.session_rankings.size());
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = ValidateIds("applicant", instance.applicant_ids);
+  if (absl::Status s = ValidateIds("applicant", instance.applicant_ids,
+                                   instance.applicant_lottery_keys);
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = ValidateIds("session", instance.session_ids); !s.ok()) {
+  if (absl::Status s = ValidateIds("session", instance.session_ids,
+                                   instance.session_lottery_keys);
+      !s.ok()) {
     return s;
   }
 
@@ -106,10 +119,9 @@ absl::Status ValidateInstance(const Instance& instance) {
   for (int32_t a = 0; a < static_cast<int32_t>(num_applicants); ++a) {
     for (int32_t session : instance.RankList(a)) {
       if (session < 0 || static_cast<size_t>(session) >= num_sessions) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("applicant ", instance.applicant_ids[a],
-                         " ranks session index ", session,
-                         ", which does not exist"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "applicant ", instance.applicant_ids[a], " ranks session index ",
+            session, ", which does not exist"));
       }
       if (seen_in[session] == a) {
         return absl::InvalidArgumentError(absl::StrCat(
@@ -123,10 +135,9 @@ absl::Status ValidateInstance(const Instance& instance) {
   std::vector<int32_t> ranked_by(num_applicants, -1);
   for (int32_t s = 0; s < static_cast<int32_t>(num_sessions); ++s) {
     if (instance.session_capacity[s] < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("session ", instance.session_ids[s],
-                       " has negative capacity ",
-                       instance.session_capacity[s]));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "session ", instance.session_ids[s], " has negative capacity ",
+          instance.session_capacity[s]));
     }
     if (!instance.HasRanking(s) && !instance.SessionRanking(s).empty()) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -135,10 +146,9 @@ absl::Status ValidateInstance(const Instance& instance) {
     }
     for (int32_t applicant : instance.SessionRanking(s)) {
       if (applicant < 0 || static_cast<size_t>(applicant) >= num_applicants) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("session ", instance.session_ids[s],
-                         " ranks applicant index ", applicant,
-                         ", which does not exist"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "session ", instance.session_ids[s], " ranks applicant index ",
+            applicant, ", which does not exist"));
       }
       if (ranked_by[applicant] == s) {
         return absl::InvalidArgumentError(absl::StrCat(
@@ -189,6 +199,15 @@ absl::StatusOr<Instance> InstanceBuilder::Build() && {
         static_cast<int32_t>(instance.session_rankings.size()));
   }
   rankings_.clear();
+  instance.applicant_lottery_keys.resize(instance.applicant_ids.size());
+  for (size_t a = 0; a < instance.applicant_ids.size(); ++a) {
+    instance.applicant_lottery_keys[a] =
+        StableIdHash(instance.applicant_ids[a]);
+  }
+  instance.session_lottery_keys.resize(instance.session_ids.size());
+  for (size_t s = 0; s < instance.session_ids.size(); ++s) {
+    instance.session_lottery_keys[s] = StableIdHash(instance.session_ids[s]);
+  }
   if (absl::Status status = ValidateInstance(instance); !status.ok()) {
     return status;
   }
@@ -215,9 +234,8 @@ absl::Status IndexById(absl::string_view what, const std::vector<Input>& inputs,
           absl::StrCat(what, "[", (*order)[i], "]: id is empty"));
     }
     if (!index->emplace(id, static_cast<int32_t>(i)).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, "[", (*order)[i], "]: id \"", id,
-                       "\" appears more than once"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, "[", (*order)[i], "]: id \"", id, "\" appears more than once"));
     }
   }
   return absl::OkStatus();
@@ -304,10 +322,10 @@ absl::StatusOr<Instance> BuildInstance(const RoundInput& input) {
             "without a rank list with an empty one)"));
       }
       if (stamp[it->second] == position) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "sessions[", position, "] (", session.id, "): ranking[", k,
-            "] repeats \"", id, "\" already at ranking[",
-            listed_at[it->second], "]"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("sessions[", position, "] (", session.id,
+                         "): ranking[", k, "] repeats \"", id,
+                         "\" already at ranking[", listed_at[it->second], "]"));
       }
       stamp[it->second] = position;
       listed_at[it->second] = static_cast<int32_t>(k);

@@ -47,6 +47,13 @@ struct Instance {
   std::vector<std::string> session_ids;
   std::vector<int32_t> session_capacity;
 
+  // StableIdHash of each id (lottery.h), derived once when the instance is
+  // built: hashing tens of thousands of heap-allocated strings on every run
+  // would cost more than the matching itself. InstanceBuilder::Build fills
+  // them; ValidateInstance checks them.
+  std::vector<uint64_t> applicant_lottery_keys;
+  std::vector<uint64_t> session_lottery_keys;
+
   // Applicant rank lists: session indices, most wanted first. A session that
   // is not on an applicant's list is unacceptable to that applicant.
   std::vector<int32_t> rank_list_begin{0};
@@ -81,9 +88,10 @@ struct Instance {
 };
 
 // Checks every structural invariant the algorithm relies on: array sizes,
-// index ranges, non-negative capacities, unique non-empty ids, no session
-// twice on a rank list and no applicant twice in a ranking, empty rankings
-// for lottery sessions. RunDeferredAcceptance assumes these hold.
+// index ranges, non-negative capacities, unique non-empty ids with matching
+// lottery keys, no session twice on a rank list and no applicant twice in a
+// ranking, empty rankings for lottery sessions. RunDeferredAcceptance
+// assumes these hold.
 absl::Status ValidateInstance(const Instance& instance);
 
 // Appends sessions and applicants index by index; used by the generator and
@@ -100,7 +108,7 @@ class InstanceBuilder {
   // applicants may be added before or after.
   void SetSessionRanking(int32_t session, std::vector<int32_t> ranking);
 
-  // Flattens the rankings and validates the result.
+  // Flattens the rankings, derives the lottery keys and validates.
   absl::StatusOr<Instance> Build() &&;
 
  private:

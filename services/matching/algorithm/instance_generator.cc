@@ -67,8 +67,8 @@ class ZipfMandelbrotSampler {
   int32_t Draw(SplitMix64& rng) const {
     const double target = rng.NextUnit() * cumulative_.back();
     auto it = std::upper_bound(cumulative_.begin(), cumulative_.end(), target);
-    const size_t j = std::min<size_t>(it - cumulative_.begin(),
-                                      cumulative_.size() - 1);
+    const size_t j =
+        std::min<size_t>(it - cumulative_.begin(), cumulative_.size() - 1);
     return item_at_[j];
   }
 
@@ -150,9 +150,9 @@ absl::StatusOr<Instance> GenerateInstance(const GeneratorOptions& options) {
     std::vector<int32_t> list;
     std::vector<uint8_t> on_list(num_sessions, 0);
     for (int32_t a = 0; a < num_applicants; ++a) {
-      int32_t length =
-          mean - spread +
-          static_cast<int32_t>(rng.Below(static_cast<uint64_t>(2 * spread) + 1));
+      int32_t length = mean - spread +
+                       static_cast<int32_t>(
+                           rng.Below(static_cast<uint64_t>(2 * spread) + 1));
       length = std::min(std::max(length, mean > 0 ? 1 : 0), num_sessions);
       list.clear();
       // Rejection keeps draws distinct; the cap bounds the work when a small
@@ -202,8 +202,8 @@ absl::StatusOr<Instance> GenerateInstance(const GeneratorOptions& options) {
       scored.emplace_back(quality[a] + (rng.Next() >> 33), a);
     }
     if (lottery) continue;
-    const size_t keep = std::min<size_t>(scored.size(),
-                                         options.session_ranking_limit);
+    const size_t keep =
+        std::min<size_t>(scored.size(), options.session_ranking_limit);
     std::partial_sort(scored.begin(), scored.begin() + keep, scored.end(),
                       [](const auto& x, const auto& y) {
                         return x.first != y.first ? x.first > y.first

@@ -51,8 +51,8 @@ absl::Status CheckMembers(const Json& object, absl::string_view path,
 
 absl::StatusOr<std::string> ReadId(const Json& value, absl::string_view path) {
   if (!value.is_string()) {
-    return Invalid(path,
-                   absl::StrCat("expected a string id, found ", TypeName(value)));
+    return Invalid(
+        path, absl::StrCat("expected a string id, found ", TypeName(value)));
   }
   std::string id = value.get<std::string>();
   if (id.empty()) return Invalid(path, "id must not be empty");
@@ -91,14 +91,15 @@ absl::StatusOr<uint64_t> ReadSeed(const Json& value) {
         !text.empty() &&
         text.find_first_not_of("0123456789") == std::string::npos;
     if (digits_only && absl::SimpleAtoi(text, &seed)) return seed;
-    return Invalid("seed", absl::StrCat("\"", text,
-                                        "\" is not an unsigned 64-bit integer"));
+    return Invalid(
+        "seed",
+        absl::StrCat("\"", text, "\" is not an unsigned 64-bit integer"));
   }
-  return Invalid("seed", absl::StrCat("expected an unsigned integer or a "
-                                      "decimal string, found ",
-                                      value.is_number_integer()
-                                          ? "a negative number"
-                                          : TypeName(value)));
+  return Invalid("seed",
+                 absl::StrCat("expected an unsigned integer or a "
+                              "decimal string, found ",
+                              value.is_number_integer() ? "a negative number"
+                                                        : TypeName(value)));
 }
 
 absl::StatusOr<SessionInput> ReadSession(const Json& value, size_t index) {
@@ -187,10 +188,11 @@ absl::StatusOr<RoundInput> ParseRoundInputJson(std::string_view json) {
   const Json& root = *parsed;
   if (!root.is_object()) {
     return Invalid("document", absl::StrCat("expected a JSON object, found ",
-                                         TypeName(root)));
+                                            TypeName(root)));
   }
-  if (absl::Status s = CheckMembers(
-          root, "document", {"format", "round", "seed", "sessions", "applicants"});
+  if (absl::Status s =
+          CheckMembers(root, "document",
+                       {"format", "round", "seed", "sessions", "applicants"});
       !s.ok()) {
     return s;
   }
@@ -213,7 +215,8 @@ absl::StatusOr<RoundInput> ParseRoundInputJson(std::string_view json) {
   input.seed = *seed_value;
 
   auto sessions = root.find("sessions");
-  if (sessions == root.end()) return Invalid("document", "missing \"sessions\"");
+  if (sessions == root.end())
+    return Invalid("document", "missing \"sessions\"");
   if (!sessions->is_array()) {
     return Invalid("sessions", absl::StrCat("expected an array, found ",
                                             TypeName(*sessions)));
@@ -269,8 +272,8 @@ std::string WriteRoundJson(const Instance& instance, int indent) {
     for (int32_t s : instance.RankList(a)) {
       list.push_back(instance.session_ids[s]);
     }
-    applicants.push_back(
-        {{"applicant", instance.applicant_ids[a]}, {"rankList", std::move(list)}});
+    applicants.push_back({{"applicant", instance.applicant_ids[a]},
+                          {"rankList", std::move(list)}});
   }
   OrderedJson document;
   document["format"] = kRoundFormat;
@@ -281,8 +284,7 @@ std::string WriteRoundJson(const Instance& instance, int indent) {
 }
 
 std::string WriteRoundOutcomeJson(const Instance& instance,
-                                  const RoundOutcome& outcome,
-                                  int indent) {
+                                  const RoundOutcome& outcome, int indent) {
   const std::vector<int32_t>& placed = outcome.matching.session_of_applicant;
   auto session_id = [&](int32_t s) -> std::string {
     return s >= 0 && s < instance.num_sessions() ? instance.session_ids[s]
@@ -291,21 +293,21 @@ std::string WriteRoundOutcomeJson(const Instance& instance,
   OrderedJson matches = OrderedJson::array();
   OrderedJson unmatched = OrderedJson::array();
   for (int32_t a = 0; a < instance.num_applicants(); ++a) {
-    const int32_t s = a < static_cast<int32_t>(placed.size()) ? placed[a]
-                                                              : kUnmatched;
+    const int32_t s =
+        a < static_cast<int32_t>(placed.size()) ? placed[a] : kUnmatched;
     if (s == kUnmatched) {
       unmatched.push_back(instance.applicant_ids[a]);
     } else {
-      matches.push_back(
-          {{"applicant", instance.applicant_ids[a]}, {"session", session_id(s)}});
+      matches.push_back({{"applicant", instance.applicant_ids[a]},
+                         {"session", session_id(s)}});
     }
   }
 
   const RoundStats& stats = outcome.stats;
   OrderedJson by_choice = OrderedJson::array();
   for (size_t k = 0; k < stats.matches_by_choice.size(); ++k) {
-    by_choice.push_back({{"choice", k + 1},
-                         {"applicants", stats.matches_by_choice[k]}});
+    by_choice.push_back(
+        {{"choice", k + 1}, {"applicants", stats.matches_by_choice[k]}});
   }
   OrderedJson session_fill = OrderedJson::array();
   for (int32_t s = 0; s < instance.num_sessions(); ++s) {
@@ -357,10 +359,11 @@ absl::StatusOr<Matching> ParseMatchesJson(const Instance& instance,
   if (!parsed.ok()) return parsed.status();
   if (!parsed->is_object()) {
     return Invalid("document", absl::StrCat("expected a JSON object, found ",
-                                          TypeName(*parsed)));
+                                            TypeName(*parsed)));
   }
   auto matches = parsed->find("matches");
-  if (matches == parsed->end()) return Invalid("document", "missing \"matches\"");
+  if (matches == parsed->end())
+    return Invalid("document", "missing \"matches\"");
   if (!matches->is_array()) {
     return Invalid("matches", absl::StrCat("expected an array, found ",
                                            TypeName(*matches)));
@@ -383,8 +386,8 @@ absl::StatusOr<Matching> ParseMatchesJson(const Instance& instance,
     const Json& match = (*matches)[i];
     const std::string path = absl::StrCat("matches[", i, "]");
     if (!match.is_object()) {
-      return Invalid(path, absl::StrCat("expected an object, found ",
-                                        TypeName(match)));
+      return Invalid(
+          path, absl::StrCat("expected an object, found ", TypeName(match)));
     }
     auto applicant = match.find("applicant");
     auto session = match.find("session");

@@ -55,8 +55,7 @@ std::string WriteRoundJson(const Instance& instance, int indent = 2);
 
 // Writes the result document.
 std::string WriteRoundOutcomeJson(const Instance& instance,
-                                  const RoundOutcome& outcome,
-                                  int indent = 2);
+                                  const RoundOutcome& outcome, int indent = 2);
 
 // Reads the "matches" of a result document (a published round, say) back
 // into a Matching over `instance`, so it can be verified and compared with a

@@ -22,10 +22,10 @@ RoundStats ComputeRoundStats(const Instance& instance,
   stats.matches_by_choice.assign(longest_list, 0);
 
   for (int32_t a = 0; a < stats.applicants; ++a) {
-    const int32_t s = a < static_cast<int32_t>(
-                              matching.session_of_applicant.size())
-                          ? matching.session_of_applicant[a]
-                          : kUnmatched;
+    const int32_t s =
+        a < static_cast<int32_t>(matching.session_of_applicant.size())
+            ? matching.session_of_applicant[a]
+            : kUnmatched;
     if (s < 0 || s >= stats.sessions) {
       ++stats.unmatched;
       continue;
@@ -37,10 +37,9 @@ RoundStats ComputeRoundStats(const Instance& instance,
     if (it != list.end()) ++stats.matches_by_choice[it - list.begin()];
   }
   if (stats.seats > 0) {
-    stats.fill_rate =
-        std::round(static_cast<double>(stats.matched) /
-                   static_cast<double>(stats.seats) * 1e6) /
-        1e6;
+    stats.fill_rate = std::round(static_cast<double>(stats.matched) /
+                                 static_cast<double>(stats.seats) * 1e6) /
+                      1e6;
   }
   return stats;
 }

@@ -7,71 +7,50 @@
 
 namespace clerkship::matching {
 
-SessionPreferences BuildSessionPreferences(const Instance& instance) {
+SessionPreferences::SessionPreferences(const Instance& instance)
+    : instance_(&instance) {
   const int32_t num_sessions = instance.num_sessions();
   const int32_t num_applicants = instance.num_applicants();
+  lottery_begin_.assign(num_sessions + 1, 0);
 
-  // Size every session's slice: its ranking, or the number of applicants
-  // who ranked it when a lottery decides.
-  std::vector<int32_t> size(num_sessions, 0);
   bool any_lottery = false;
-  for (int32_t s = 0; s < num_sessions; ++s) {
-    if (instance.HasRanking(s)) {
-      size[s] = static_cast<int32_t>(instance.SessionRanking(s).size());
-    } else {
-      any_lottery = true;
-    }
+  for (int32_t s = 0; s < num_sessions && !any_lottery; ++s) {
+    any_lottery = !instance.HasRanking(s);
   }
-  if (any_lottery) {
-    for (int32_t session : instance.rank_lists) {
-      if (!instance.HasRanking(session)) ++size[session];
-    }
-  }
+  if (!any_lottery) return;
 
-  SessionPreferences prefs;
-  prefs.begin.resize(num_sessions + 1);
-  prefs.begin[0] = 0;
-  for (int32_t s = 0; s < num_sessions; ++s) {
-    prefs.begin[s + 1] = prefs.begin[s] + size[s];
+  // Entrants per lottery session, then gathered in applicant order.
+  for (int32_t session : instance.rank_lists) {
+    if (!instance.HasRanking(session)) ++lottery_begin_[session + 1];
   }
-  prefs.applicants.resize(prefs.begin[num_sessions]);
-
   for (int32_t s = 0; s < num_sessions; ++s) {
-    if (!instance.HasRanking(s)) continue;
-    IndexRange ranking = instance.SessionRanking(s);
-    std::copy(ranking.begin(), ranking.end(),
-              prefs.applicants.begin() + prefs.begin[s]);
+    lottery_begin_[s + 1] += lottery_begin_[s];
   }
-  if (!any_lottery) return prefs;
-
-  // Gather lottery entrants (in applicant order), then sort each lottery
-  // session's slice by ticket.
-  std::vector<int32_t> fill(prefs.begin.begin(), prefs.begin.end() - 1);
+  lottery_order_.resize(lottery_begin_[num_sessions]);
+  std::vector<int32_t> fill(lottery_begin_.begin(), lottery_begin_.end() - 1);
   for (int32_t a = 0; a < num_applicants; ++a) {
     for (int32_t session : instance.RankList(a)) {
-      if (!instance.HasRanking(session)) prefs.applicants[fill[session]++] = a;
+      if (!instance.HasRanking(session)) lottery_order_[fill[session]++] = a;
     }
   }
-  std::vector<uint64_t> applicant_hash(num_applicants);
-  for (int32_t a = 0; a < num_applicants; ++a) {
-    applicant_hash[a] = StableIdHash(instance.applicant_ids[a]);
-  }
+
+  // Sort each lottery by ticket.
   std::vector<std::pair<uint64_t, int32_t>> tickets;
   for (int32_t s = 0; s < num_sessions; ++s) {
     if (instance.HasRanking(s)) continue;
-    const uint64_t session_hash = StableIdHash(instance.session_ids[s]);
+    const uint64_t session_key = instance.session_lottery_keys[s];
     tickets.clear();
-    for (int32_t i = prefs.begin[s]; i < prefs.begin[s + 1]; ++i) {
-      const int32_t a = prefs.applicants[i];
-      tickets.emplace_back(
-          LotteryTicket(instance.seed, session_hash, applicant_hash[a]), a);
+    for (int32_t i = lottery_begin_[s]; i < lottery_begin_[s + 1]; ++i) {
+      const int32_t a = lottery_order_[i];
+      tickets.emplace_back(LotteryTicket(instance.seed, session_key,
+                                         instance.applicant_lottery_keys[a]),
+                           a);
     }
     std::sort(tickets.begin(), tickets.end());
     for (size_t k = 0; k < tickets.size(); ++k) {
-      prefs.applicants[prefs.begin[s] + k] = tickets[k].second;
+      lottery_order_[lottery_begin_[s] + k] = tickets[k].second;
     }
   }
-  return prefs;
 }
 
 }  // namespace clerkship::matching

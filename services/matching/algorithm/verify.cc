@@ -1,7 +1,6 @@
 #include "services/matching/algorithm/verify.h"
 
 #include <algorithm>
-#include <limits>
 #include <utility>
 #include <vector>
 
@@ -10,8 +9,6 @@
 namespace clerkship::matching {
 namespace {
 
-constexpr int32_t kUnacceptable = std::numeric_limits<int32_t>::max();
-
 // "1st", "2nd", "3rd", "4th", "11th", "21st": explanations cite positions
 // the way a person reads a rank list.
 std::string Ordinal(int64_t n) {
@@ -19,49 +16,21 @@ std::string Ordinal(int64_t n) {
   const char* suffix = "th";
   if (last_two < 11 || last_two > 13) {
     switch (n % 10) {
-      case 1: suffix = "st"; break;
-      case 2: suffix = "nd"; break;
-      case 3: suffix = "rd"; break;
-      default: break;
+      case 1:
+        suffix = "st";
+        break;
+      case 2:
+        suffix = "nd";
+        break;
+      case 3:
+        suffix = "rd";
+        break;
+      default:
+        break;
     }
   }
   return absl::StrCat(n, suffix);
 }
-
-// Session-side ranks looked up by binary search over (applicant, rank) pairs
-// sorted per session. Deliberately a different mechanism from the lookup
-// table inside RunDeferredAcceptance, so a bug in one is not mirrored in the
-// other.
-class SessionRankLookup {
- public:
-  explicit SessionRankLookup(const SessionPreferences& prefs)
-      : begin_(prefs.begin), pairs_(prefs.applicants.size()) {
-    const int32_t num_sessions = static_cast<int32_t>(begin_.size()) - 1;
-    for (int32_t s = 0; s < num_sessions; ++s) {
-      for (int32_t i = begin_[s]; i < begin_[s + 1]; ++i) {
-        pairs_[i] = {prefs.applicants[i], i - begin_[s]};
-      }
-      std::sort(pairs_.begin() + begin_[s], pairs_.begin() + begin_[s + 1]);
-    }
-  }
-
-  // The session's rank of the applicant (0 = first), or kUnacceptable.
-  int32_t RankOf(int32_t session, int32_t applicant) const {
-    auto first = pairs_.begin() + begin_[session];
-    auto last = pairs_.begin() + begin_[session + 1];
-    auto it = std::lower_bound(
-        first, last, applicant,
-        [](const std::pair<int32_t, int32_t>& p, int32_t a) {
-          return p.first < a;
-        });
-    return (it != last && it->first == applicant) ? it->second
-                                                  : kUnacceptable;
-  }
-
- private:
-  const std::vector<int32_t>& begin_;
-  std::vector<std::pair<int32_t, int32_t>> pairs_;
-};
 
 Verdict Violated(Violation violation, int32_t applicant, int32_t session,
                  std::string explanation) {
@@ -77,12 +46,18 @@ Verdict Violated(Violation violation, int32_t applicant, int32_t session,
 
 std::string_view ViolationName(Violation violation) {
   switch (violation) {
-    case Violation::kNone: return "NONE";
-    case Violation::kMalformed: return "MALFORMED_MATCHING";
-    case Violation::kOverCapacity: return "OVER_CAPACITY";
-    case Violation::kNotOnRankList: return "NOT_ON_APPLICANT_RANK_LIST";
-    case Violation::kNotRankedBySession: return "NOT_RANKED_BY_SESSION";
-    case Violation::kBlockingPair: return "BLOCKING_PAIR";
+    case Violation::kNone:
+      return "NONE";
+    case Violation::kMalformed:
+      return "MALFORMED_MATCHING";
+    case Violation::kOverCapacity:
+      return "OVER_CAPACITY";
+    case Violation::kNotOnRankList:
+      return "NOT_ON_APPLICANT_RANK_LIST";
+    case Violation::kNotRankedBySession:
+      return "NOT_RANKED_BY_SESSION";
+    case Violation::kBlockingPair:
+      return "BLOCKING_PAIR";
   }
   return "UNKNOWN";
 }
@@ -99,10 +74,10 @@ Verdict VerifyMatching(const Instance& instance,
   const std::vector<int32_t>& placed = matching.session_of_applicant;
 
   if (placed.size() != static_cast<size_t>(num_applicants)) {
-    return Violated(Violation::kMalformed, -1, -1,
-                    absl::StrCat("the matching lists ", placed.size(),
-                                 " applicants but the round has ",
-                                 num_applicants));
+    return Violated(
+        Violation::kMalformed, -1, -1,
+        absl::StrCat("the matching lists ", placed.size(),
+                     " applicants but the round has ", num_applicants));
   }
   std::vector<int32_t> filled(num_sessions, 0);
   int64_t matched = 0;
@@ -124,17 +99,13 @@ Verdict VerifyMatching(const Instance& instance,
     if (filled[s] > instance.session_capacity[s]) {
       return Violated(Violation::kOverCapacity, -1, s,
                       absl::StrCat(instance.session_ids[s], " has ",
-                                   instance.session_capacity[s],
-                                   " seats but ", filled[s],
-                                   " applicants are matched to it"));
+                                   instance.session_capacity[s], " seats but ",
+                                   filled[s], " applicants are matched to it"));
     }
   }
 
-  // 2. Mutual acceptability; meanwhile find each session's weakest holder,
-  // the one a blocking applicant would have to be preferred to.
-  const SessionRankLookup lookup(prefs);
-  std::vector<int32_t> weakest_rank(num_sessions, -1);
-  std::vector<int32_t> weakest_applicant(num_sessions, -1);
+  // 2. Mutual acceptability, applicant side: the placement is on the
+  // applicant's list (and where, for the blocking-pair check).
   std::vector<int32_t> choice_of(num_applicants, -1);
   for (int32_t a = 0; a < num_applicants; ++a) {
     const int32_t s = placed[a];
@@ -143,72 +114,99 @@ Verdict VerifyMatching(const Instance& instance,
     const auto it = std::find(list.begin(), list.end(), s);
     if (it == list.end()) {
       return Violated(Violation::kNotOnRankList, a, s,
-                      absl::StrCat(instance.applicant_ids[a],
-                                   " is matched to ", instance.session_ids[s],
+                      absl::StrCat(instance.applicant_ids[a], " is matched to ",
+                                   instance.session_ids[s],
                                    ", which is not on their rank list"));
     }
     choice_of[a] = static_cast<int32_t>(it - list.begin());
-    const int32_t rank = lookup.RankOf(s, a);
-    if (rank == kUnacceptable) {
-      return Violated(
-          Violation::kNotRankedBySession, a, s,
-          absl::StrCat(instance.session_ids[s], " is matched to ",
-                       instance.applicant_ids[a],
-                       instance.HasRanking(s)
-                           ? ", who is not on the session's ranking"
-                           : ", who is not in the session's lottery"));
+  }
+
+  // 3. Mutual acceptability, session side. Walking each session's order
+  // finds its acceptable holders; any holder not found there is one the
+  // session never ranked. The last holder found is the weakest, the one a
+  // blocking applicant would have to beat.
+  //
+  // This works session by session, the opposite direction to the
+  // applicant-by-applicant lookup table inside RunDeferredAcceptance, so a
+  // bug in one is unlikely to be mirrored in the other.
+  std::vector<int32_t> weakest_rank(num_sessions, -1);
+  for (int32_t s = 0; s < num_sessions; ++s) {
+    IndexRange order = prefs.Of(s);
+    int32_t found = 0;
+    for (size_t k = 0; k < order.size(); ++k) {
+      if (placed[order[k]] == s) {
+        ++found;
+        weakest_rank[s] = static_cast<int32_t>(k);
+      }
     }
-    if (rank > weakest_rank[s]) {
-      weakest_rank[s] = rank;
-      weakest_applicant[s] = a;
+    if (found == filled[s]) continue;
+    // Rare: name the first such holder.
+    std::vector<uint8_t> acceptable(num_applicants, 0);
+    for (int32_t b : order) acceptable[b] = 1;
+    for (int32_t a = 0; a < num_applicants; ++a) {
+      if (placed[a] != s || acceptable[a]) continue;
+      // (A lottery session accepts everyone who ranked it, and step 2 has
+      // established that this holder did, so only a ranking can refuse.)
+      return Violated(Violation::kNotRankedBySession, a, s,
+                      absl::StrCat(instance.session_ids[s], " is matched to ",
+                                   instance.applicant_ids[a],
+                                   ", who is not on the session's ranking"));
     }
   }
 
-  // 3. No blocking pair. Only sessions an applicant ranks above their
-  // placement can block, so each rank-list entry is looked at once at most.
-  for (int32_t a = 0; a < num_applicants; ++a) {
-    IndexRange list = instance.RankList(a);
-    const int32_t better_than =
-        choice_of[a] >= 0 ? choice_of[a] : static_cast<int32_t>(list.size());
-    for (int32_t k = 0; k < better_than; ++k) {
-      const int32_t s = list[k];
-      const int32_t rank = lookup.RankOf(s, a);
-      if (rank == kUnacceptable) continue;
-      // Built only once a violation is certain: this loop is hot.
-      auto applicant_side = [&] {
-        return choice_of[a] >= 0
-                   ? absl::StrCat(instance.applicant_ids[a], " ranks ",
-                                  instance.session_ids[s], " ", Ordinal(k + 1),
-                                  " but is matched to their ",
-                                  Ordinal(choice_of[a] + 1), " choice ",
-                                  instance.session_ids[placed[a]])
-                   : absl::StrCat(instance.applicant_ids[a], " ranks ",
-                                  instance.session_ids[s], " ", Ordinal(k + 1),
-                                  " but is unmatched");
-      };
-      if (filled[s] < instance.session_capacity[s]) {
+  // 4. No blocking pair. A session can only block with applicants it ranks
+  // above its weakest holder, or with anyone it accepts while it has a free
+  // seat; each such applicant blocks if they rank the session above their
+  // placement.
+  for (int32_t s = 0; s < num_sessions; ++s) {
+    IndexRange order = prefs.Of(s);
+    const bool has_free_seat = filled[s] < instance.session_capacity[s];
+    // A full session holds someone (step 3 matched every holder to its
+    // order) unless it has no seats at all, in which case it blocks nobody.
+    const size_t candidates =
+        has_free_seat ? order.size()
+                      : static_cast<size_t>(std::max(weakest_rank[s], 0));
+    for (size_t k = 0; k < candidates; ++k) {
+      const int32_t a = order[k];
+      if (placed[a] == s) continue;
+      IndexRange list = instance.RankList(a);
+      const size_t better_than =
+          choice_of[a] >= 0 ? static_cast<size_t>(choice_of[a]) : list.size();
+      const auto it = std::find(list.begin(), list.begin() + better_than, s);
+      if (it == list.begin() + better_than) continue;
+      const int64_t position = it - list.begin();
+      const std::string applicant_side =
+          choice_of[a] >= 0
+              ? absl::StrCat(instance.applicant_ids[a], " ranks ",
+                             instance.session_ids[s], " ",
+                             Ordinal(position + 1), " but is matched to their ",
+                             Ordinal(choice_of[a] + 1), " choice ",
+                             instance.session_ids[placed[a]])
+              : absl::StrCat(instance.applicant_ids[a], " ranks ",
+                             instance.session_ids[s], " ",
+                             Ordinal(position + 1), " but is unmatched");
+      if (has_free_seat) {
         return Violated(
             Violation::kBlockingPair, a, s,
-            absl::StrCat(applicant_side(), ", while ", instance.session_ids[s],
+            absl::StrCat(applicant_side, ", while ", instance.session_ids[s],
                          " accepts them and has a free seat (", filled[s],
                          " of ", instance.session_capacity[s], " filled)"));
       }
-      if (rank < weakest_rank[s]) {
-        return Violated(
-            Violation::kBlockingPair, a, s,
-            absl::StrCat(applicant_side(), ", while ", instance.session_ids[s],
-                         " ranks them ", Ordinal(rank + 1), ", ahead of ",
-                         instance.applicant_ids[weakest_applicant[s]],
-                         " (ranked ", Ordinal(weakest_rank[s] + 1),
-                         ") whom it holds"));
-      }
+      return Violated(
+          Violation::kBlockingPair, a, s,
+          absl::StrCat(applicant_side, ", while ", instance.session_ids[s],
+                       " ranks them ", Ordinal(k + 1), ", ahead of ",
+                       instance.applicant_ids[order[weakest_rank[s]]],
+                       " (ranked ", Ordinal(weakest_rank[s] + 1),
+                       ") whom it holds"));
     }
   }
 
   Verdict verdict;
   verdict.explanation = absl::StrCat(
-      "stable: ", matched, " matches, every session within capacity, every "
-      "match mutually acceptable, no blocking pair among ",
+      "stable: ", matched, matched == 1 ? " match" : " matches",
+      ", every session within capacity, every match mutually acceptable, no "
+      "blocking pair among ",
       instance.rank_lists.size(), " ranked pairs");
   return verdict;
 }

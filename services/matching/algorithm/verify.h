@@ -13,11 +13,11 @@ namespace clerkship::matching {
 // What is wrong with a matching, in the order the verifier looks for it.
 enum class Violation {
   kNone,
-  kMalformed,            // wrong size, or a session index that does not exist
-  kOverCapacity,         // a session holds more applicants than seats
-  kNotOnRankList,        // an applicant matched to a session they did not rank
-  kNotRankedBySession,   // a session matched to an applicant it did not rank
-  kBlockingPair,         // an applicant and a session would both rather pair
+  kMalformed,           // wrong size, or a session index that does not exist
+  kOverCapacity,        // a session holds more applicants than seats
+  kNotOnRankList,       // an applicant matched to a session they did not rank
+  kNotRankedBySession,  // a session matched to an applicant it did not rank
+  kBlockingPair,        // an applicant and a session would both rather pair
 };
 
 // UPPER_SNAKE name for JSON and logs: "NONE", "BLOCKING_PAIR", ...
@@ -38,9 +38,11 @@ struct Verdict {
 // within capacity, every match mutually acceptable, and no blocking pair (an
 // applicant and a session that rank each other, where the applicant prefers
 // the session to their placement and the session has a free seat or prefers
-// the applicant to someone it holds). Reports the first violation found,
-// scanning in index order. Requires ValidateInstance(instance).ok(); the
-// matching may be anything.
+// the applicant to someone it holds). Reports the first violation found:
+// the checks run in the order of Violation's values; applicants are scanned
+// in index order, sessions in index order and, for blocking pairs, each
+// session's applicants in its order of preference. Requires
+// ValidateInstance(instance).ok(); the matching may be anything.
 Verdict VerifyMatching(const Instance& instance, const Matching& matching);
 
 // The same, reusing session preferences the caller already built.

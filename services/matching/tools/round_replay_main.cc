@@ -182,8 +182,8 @@ int main(int argc, char** argv) {
   absl::StatusOr<cm::Instance> instance = cm::ParseRoundJson(text);
   if (!instance.ok()) {
     std::cerr << "clerkship-round-replay: " << source
-              << " is not a valid round export: "
-              << instance.status().message() << "\n";
+              << " is not a valid round export: " << instance.status().message()
+              << "\n";
     return kExitMalformed;
   }
   text.clear();

@@ -20,7 +20,8 @@ RoundInput SmallInput() {
       {"rotations/r1/sessions/s1", 2, std::nullopt},
   };
   input.applicants = {
-      {"applicants/b", {"rotations/r1/sessions/s1", "rotations/r2/sessions/s1"}},
+      {"applicants/b",
+       {"rotations/r1/sessions/s1", "rotations/r2/sessions/s1"}},
       {"applicants/a", {"rotations/r1/sessions/s1"}},
   };
   return input;
@@ -32,8 +33,8 @@ TEST(BuildInstanceTest, IndexesIdsInByteOrder) {
   EXPECT_EQ(instance->seed, 9u);
   EXPECT_THAT(instance->applicant_ids,
               ElementsAre("applicants/a", "applicants/b"));
-  EXPECT_THAT(instance->session_ids,
-              ElementsAre("rotations/r1/sessions/s1", "rotations/r2/sessions/s1"));
+  EXPECT_THAT(instance->session_ids, ElementsAre("rotations/r1/sessions/s1",
+                                                 "rotations/r2/sessions/s1"));
   EXPECT_THAT(instance->session_capacity, ElementsAre(2, 1));
   // Rank lists keep their order, translated to the new indices.
   EXPECT_THAT(std::vector<int32_t>(instance->RankList(1).begin(),
@@ -69,16 +70,14 @@ TEST_P(BuildInstanceRejectsTest, WithAMessageNamingTheInput) {
 INSTANTIATE_TEST_SUITE_P(
     BadInputs, BuildInstanceRejectsTest,
     ::testing::Values(
-        BadInputCase{"DuplicateSession",
-                     [](RoundInput* in) {
-                       in->sessions[1].id = in->sessions[0].id;
-                     },
-                     "appears more than once"},
-        BadInputCase{"DuplicateApplicant",
-                     [](RoundInput* in) {
-                       in->applicants[1].id = in->applicants[0].id;
-                     },
-                     "\"applicants/b\" appears more than once"},
+        BadInputCase{
+            "DuplicateSession",
+            [](RoundInput* in) { in->sessions[1].id = in->sessions[0].id; },
+            "appears more than once"},
+        BadInputCase{
+            "DuplicateApplicant",
+            [](RoundInput* in) { in->applicants[1].id = in->applicants[0].id; },
+            "\"applicants/b\" appears more than once"},
         BadInputCase{"EmptyId",
                      [](RoundInput* in) { in->applicants[1].id = ""; },
                      "applicants[1]: id is empty"},
@@ -136,6 +135,13 @@ TEST(ValidateInstanceTest, RejectsStructuralDamage) {
   Instance missing_capacity = *built;
   missing_capacity.session_capacity.pop_back();
   EXPECT_FALSE(ValidateInstance(missing_capacity).ok());
+
+  // A renamed id whose lottery key was not re-derived would silently change
+  // the lottery; validation catches it.
+  Instance stale_key = *built;
+  stale_key.applicant_ids[0] = "applicants/a-renamed";
+  EXPECT_THAT(std::string(ValidateInstance(stale_key).message()),
+              HasSubstr("lottery key does not match"));
 
   Instance duplicate_in_list = *built;
   duplicate_in_list.rank_lists[2] = duplicate_in_list.rank_lists[1];

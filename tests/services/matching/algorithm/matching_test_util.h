@@ -111,8 +111,8 @@ inline bool IsStableByDefinition(
         }
       }
       if (count < capacity[s] || prefers_a_to_someone) {
-        *why = absl::StrFormat("blocking pair (applicant %d, session %d)", a,
-                               s);
+        *why =
+            absl::StrFormat("blocking pair (applicant %d, session %d)", a, s);
         return false;
       }
     }
@@ -172,16 +172,21 @@ inline std::vector<std::vector<int32_t>> AllStableMatchings(
 // capacities 0..max_capacity, rank lists of random length and order, and
 // rankings over random subsets of applicants (including some who did not
 // rank the session). With `lottery_share` > 0 some sessions have no ranking.
+// With `complete`, every list and ranking names everyone (in random order)
+// and capacities are at least 1: such rounds often have several stable
+// matchings, which is what optimality tests need.
 inline DenseRound RandomSmallRound(std::mt19937_64& rng, int32_t applicants,
                                    int32_t sessions, int32_t max_capacity,
-                                   double lottery_share) {
+                                   double lottery_share,
+                                   bool complete = false) {
   auto below = [&rng](int32_t n) {
     return static_cast<int32_t>(rng() % static_cast<uint64_t>(n));
   };
   DenseRound round;
   round.seed = rng();
   for (int32_t s = 0; s < sessions; ++s) {
-    round.capacity.push_back(below(max_capacity + 1));
+    round.capacity.push_back(complete ? 1 + below(max_capacity)
+                                      : below(max_capacity + 1));
   }
   for (int32_t a = 0; a < applicants; ++a) {
     std::vector<int32_t> order(sessions);
@@ -189,7 +194,7 @@ inline DenseRound RandomSmallRound(std::mt19937_64& rng, int32_t applicants,
     for (int32_t i = sessions - 1; i > 0; --i) {
       std::swap(order[i], order[below(i + 1)]);
     }
-    order.resize(below(sessions + 1));
+    if (!complete) order.resize(below(sessions + 1));
     round.rank_lists.push_back(order);
   }
   for (int32_t s = 0; s < sessions; ++s) {
@@ -202,7 +207,7 @@ inline DenseRound RandomSmallRound(std::mt19937_64& rng, int32_t applicants,
     for (int32_t i = applicants - 1; i > 0; --i) {
       std::swap(order[i], order[below(i + 1)]);
     }
-    order.resize(below(applicants + 1));
+    if (!complete) order.resize(below(applicants + 1));
     round.rankings.push_back(order);
   }
   return round;

@@ -32,8 +32,7 @@ TEST(PlacementRoundTest, SameInputsAndSeedGiveByteIdenticalResults) {
             first_json);
 
   // Through the export and back, as the replay tool does.
-  absl::StatusOr<Instance> replayed =
-      ParseRoundJson(WriteRoundJson(*instance));
+  absl::StatusOr<Instance> replayed = ParseRoundJson(WriteRoundJson(*instance));
   ASSERT_TRUE(replayed.ok());
   EXPECT_EQ(WriteRoundOutcomeJson(*replayed, RunPlacementRound(*replayed)),
             first_json);

@@ -19,6 +19,8 @@ void ExpectSameInstance(const Instance& x, const Instance& y) {
   EXPECT_EQ(x.seed, y.seed);
   EXPECT_EQ(x.applicant_ids, y.applicant_ids);
   EXPECT_EQ(x.session_ids, y.session_ids);
+  EXPECT_EQ(x.applicant_lottery_keys, y.applicant_lottery_keys);
+  EXPECT_EQ(x.session_lottery_keys, y.session_lottery_keys);
   EXPECT_EQ(x.session_capacity, y.session_capacity);
   EXPECT_EQ(x.rank_list_begin, y.rank_list_begin);
   EXPECT_EQ(x.rank_lists, y.rank_lists);
@@ -136,8 +138,8 @@ TEST(RoundJsonTest, ResultNamesTheViolationWhenThereIsOne) {
       nlohmann::json::parse(WriteRoundOutcomeJson(*instance, outcome));
   EXPECT_EQ(doc["verdict"]["stable"], false);
   EXPECT_EQ(doc["verdict"]["violation"], "BLOCKING_PAIR");
-  EXPECT_EQ(doc["verdict"]["applicant"], "applicants/a2");
-  EXPECT_EQ(doc["verdict"]["session"], "rotations/r1/sessions/s1");
+  EXPECT_EQ(doc["verdict"].value("applicant", ""), "applicants/a2");
+  EXPECT_EQ(doc["verdict"].value("session", ""), "rotations/r1/sessions/s1");
 }
 
 TEST(RoundJsonTest, ReadsPublishedMatchesBack) {
@@ -157,14 +159,12 @@ TEST(RoundJsonTest, ReadsPublishedMatchesBack) {
                       .message()),
       HasSubstr("\"applicants/zz\" is not an applicant of the round"));
   EXPECT_THAT(
-      std::string(
-          ParseMatchesJson(
-              *instance,
-              R"({"matches":[
+      std::string(ParseMatchesJson(*instance,
+                                   R"({"matches":[
                 {"applicant":"applicants/a1","session":"rotations/r1/sessions/s1"},
                 {"applicant":"applicants/a1","session":"rotations/r2/sessions/s1"}]})")
-              .status()
-              .message()),
+                      .status()
+                      .message()),
       HasSubstr("matches[1]: \"applicants/a1\" is matched more than once"));
   EXPECT_FALSE(ParseMatchesJson(*instance, R"({"unmatched":[]})").ok());
 }
@@ -201,9 +201,9 @@ INSTANTIATE_TEST_SUITE_P(
         MalformedCase{"Empty", "", "not valid JSON"},
         MalformedCase{"TrailingGarbage", Doc(kSessions, kApplicants) + "x",
                       "not valid JSON"},
-        MalformedCase{"TopLevelArray", "[]", "document: expected a JSON object"},
-        MalformedCase{"MissingSeed",
-                      R"({"sessions":[],"applicants":[]})",
+        MalformedCase{"TopLevelArray", "[]",
+                      "document: expected a JSON object"},
+        MalformedCase{"MissingSeed", R"({"sessions":[],"applicants":[]})",
                       "document: missing \"seed\""},
         MalformedCase{"NegativeSeed", Doc(kSessions, kApplicants, "-3"),
                       "seed: expected an unsigned integer"},
@@ -215,9 +215,10 @@ INSTANTIATE_TEST_SUITE_P(
         MalformedCase{"SeedStringTooLarge",
                       Doc(kSessions, kApplicants, R"("18446744073709551616")"),
                       "is not an unsigned 64-bit integer"},
-        MalformedCase{"WrongFormat",
-                      R"({"format":"v0","seed":1,"sessions":[],"applicants":[]})",
-                      "format: expected \"clerkship.matching.round.v1\""},
+        MalformedCase{
+            "WrongFormat",
+            R"({"format":"v0","seed":1,"sessions":[],"applicants":[]})",
+            "format: expected \"clerkship.matching.round.v1\""},
         MalformedCase{"UnknownTopLevelField",
                       R"({"seed":1,"sessions":[],"applicants":[],"extra":1})",
                       "document: unknown field \"extra\""},
@@ -241,10 +242,10 @@ INSTANTIATE_TEST_SUITE_P(
         MalformedCase{"StringCapacity",
                       Doc(R"([{"session":"s/1","capacity":"2"}])", "[]"),
                       "sessions[0].capacity"},
-        MalformedCase{"MisspeltRanking",
-                      Doc(R"([{"session":"s/1","capacity":1,"rankings":[]}])",
-                          "[]"),
-                      "sessions[0]: unknown field \"rankings\""},
+        MalformedCase{
+            "MisspeltRanking",
+            Doc(R"([{"session":"s/1","capacity":1,"rankings":[]}])", "[]"),
+            "sessions[0]: unknown field \"rankings\""},
         MalformedCase{"RankingNotArray",
                       Doc(R"([{"session":"s/1","capacity":1,"ranking":"a/1"}])",
                           kApplicants),
@@ -260,36 +261,36 @@ INSTANTIATE_TEST_SUITE_P(
         MalformedCase{"MissingRankList",
                       Doc(kSessions, R"([{"applicant":"a/1"}])"),
                       "applicants[0]: missing \"rankList\""},
-        MalformedCase{"SnakeCaseRankList",
-                      Doc(kSessions,
-                          R"([{"applicant":"a/1","rank_list":["s/1"]}])"),
-                      "applicants[0]: unknown field \"rank_list\""},
-        MalformedCase{"RankListItemEmpty",
-                      Doc(kSessions,
-                          R"([{"applicant":"a/1","rankList":["s/1",""]}])"),
-                      "applicants[0].rankList[1]: id must not be empty"},
+        MalformedCase{
+            "SnakeCaseRankList",
+            Doc(kSessions, R"([{"applicant":"a/1","rank_list":["s/1"]}])"),
+            "applicants[0]: unknown field \"rank_list\""},
+        MalformedCase{
+            "RankListItemEmpty",
+            Doc(kSessions, R"([{"applicant":"a/1","rankList":["s/1",""]}])"),
+            "applicants[0].rankList[1]: id must not be empty"},
         MalformedCase{"ApplicantIdNotString",
                       Doc(kSessions, R"([{"applicant":5,"rankList":[]}])"),
                       "applicants[0].applicant: expected a string id"},
-        MalformedCase{"UnknownSession",
-                      Doc(kSessions,
-                          R"([{"applicant":"a/1","rankList":["s/2"]}])"),
-                      "applicants[0] (a/1): rankList[0] names \"s/2\", which "
-                      "is not a session of this round"},
-        MalformedCase{"RepeatedSession",
-                      Doc(kSessions,
-                          R"([{"applicant":"a/1","rankList":["s/1","s/1"]}])"),
-                      "rankList[1] repeats \"s/1\""},
+        MalformedCase{
+            "UnknownSession",
+            Doc(kSessions, R"([{"applicant":"a/1","rankList":["s/2"]}])"),
+            "applicants[0] (a/1): rankList[0] names \"s/2\", which "
+            "is not a session of this round"},
+        MalformedCase{
+            "RepeatedSession",
+            Doc(kSessions, R"([{"applicant":"a/1","rankList":["s/1","s/1"]}])"),
+            "rankList[1] repeats \"s/1\""},
         MalformedCase{"DuplicateApplicant",
-                      Doc(kSessions,
-                          R"([{"applicant":"a/1","rankList":[]},)"
-                          R"({"applicant":"a/1","rankList":[]}])"),
+                      Doc(kSessions, R"([{"applicant":"a/1","rankList":[]},)"
+                                     R"({"applicant":"a/1","rankList":[]}])"),
                       "\"a/1\" appears more than once"},
-        MalformedCase{"RankingNamesStranger",
-                      Doc(R"([{"session":"s/1","capacity":1,"ranking":["a/9"]}])",
-                          kApplicants),
-                      "sessions[0] (s/1): ranking[0] names \"a/9\", which is "
-                      "not an applicant of this round"}),
+        MalformedCase{
+            "RankingNamesStranger",
+            Doc(R"([{"session":"s/1","capacity":1,"ranking":["a/9"]}])",
+                kApplicants),
+            "sessions[0] (s/1): ranking[0] names \"a/9\", which is "
+            "not an applicant of this round"}),
     [](const ::testing::TestParamInfo<MalformedCase>& info) {
       return info.param.name;
     });

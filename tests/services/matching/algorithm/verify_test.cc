@@ -58,10 +58,11 @@ TEST(VerifyTest, FindsBlockingPairAgainstAWeakerHolder) {
 
 TEST(VerifyTest, FindsBlockingPairWithAFreeSeat) {
   const Instance instance = MakeInstance(TwoByTwo());
-  // Applicant 1 left unmatched although session 1 has room and ranks them.
-  const Verdict verdict = VerifyMatching(instance, Matching{{0, kUnmatched}});
+  // Applicant 0 left unmatched: session 0 rightly prefers applicant 1, but
+  // session 1 has room and ranks applicant 0.
+  const Verdict verdict = VerifyMatching(instance, Matching{{kUnmatched, 0}});
   EXPECT_EQ(verdict.violation, Violation::kBlockingPair);
-  EXPECT_EQ(verdict.applicant, 1);
+  EXPECT_EQ(verdict.applicant, 0);
   EXPECT_EQ(verdict.session, 1);
   EXPECT_THAT(verdict.explanation,
               AllOf(HasSubstr("is unmatched"), HasSubstr("free seat"),
@@ -96,6 +97,17 @@ TEST(VerifyTest, FindsMatchTheSessionDidNotRank) {
   EXPECT_EQ(verdict.applicant, 0);
   EXPECT_EQ(verdict.session, 0);
   EXPECT_THAT(verdict.explanation, HasSubstr("not on the session's ranking"));
+}
+
+TEST(VerifyTest, SessionWithoutSeatsBlocksNobody) {
+  // Session 0 ranks both applicants but has no seats; leaving them where
+  // they are is stable.
+  DenseRound round;
+  round.capacity = {0, 1};
+  round.rank_lists = {{0, 1}, {0}};
+  round.rankings = {std::vector<int32_t>{0, 1}, std::vector<int32_t>{0}};
+  const Instance instance = MakeInstance(round);
+  EXPECT_TRUE(VerifyMatching(instance, Matching{{1, kUnmatched}}).stable());
 }
 
 TEST(VerifyTest, FindsMalformedMatchings) {
@@ -163,8 +175,7 @@ TEST(VerifyTest, FindsAPlantedVacancyInALargeRound) {
   Matching matching = RunDeferredAcceptance(*instance);
   ASSERT_TRUE(VerifyMatching(*instance, matching).stable());
   int planted = 0;
-  for (int32_t a = 0; a < instance->num_applicants() && planted < 25;
-       a += 97) {
+  for (int32_t a = 0; a < instance->num_applicants() && planted < 25; a += 97) {
     const int32_t s = matching.session_of_applicant[a];
     if (s == kUnmatched) continue;
     ++planted;
@@ -172,9 +183,11 @@ TEST(VerifyTest, FindsAPlantedVacancyInALargeRound) {
     broken.session_of_applicant[a] = kUnmatched;
     const Verdict verdict = VerifyMatching(*instance, broken);
     EXPECT_EQ(verdict.violation, Violation::kBlockingPair);
-    // The reported pair involves the vacated session: either our applicant
-    // or someone else who now fits into the free seat.
-    EXPECT_EQ(verdict.session, s) << verdict.explanation;
+    // Only the applicant (now free to take any session that would have
+    // them) and the vacated session changed, so any blocking pair involves
+    // one of them.
+    EXPECT_TRUE(verdict.applicant == a || verdict.session == s)
+        << verdict.explanation;
   }
   EXPECT_EQ(planted, 25);
 }
