@@ -143,6 +143,11 @@ bool SplitHostPort(const std::string& address, std::string* host, int* port) {
 
 class EventLoopClient;
 
+// A connection whose pings go unanswered this many intervals in a row counts as down for
+// health, and after a few more it is dropped and re-established.
+constexpr int kMissedPingsToReportDown = 2;
+constexpr int kMissedPingsToDrop = 4;
+
 struct Connection {
   EventLoopClient* owner = nullptr;
   int index = 0;
@@ -154,6 +159,10 @@ struct Connection {
   absl::Duration backoff;
   int missed_pings = 0;
   bool ping_in_flight = false;
+  // Replies completed on this connection; a ping stuck behind a large reply is not a
+  // missed ping as long as other replies keep completing.
+  uint64_t replies_seen = 0;
+  uint64_t replies_at_ping = 0;
   uint64_t generation = 0;  // bumps on every new context, so stale callbacks are ignored
 };
 
@@ -362,6 +371,7 @@ class EventLoopClient final : public Client {
     if (p->timer != nullptr) event_free(p->timer);
     p->timer = nullptr;
     auto* reply = static_cast<redisReply*>(r);
+    if (reply != nullptr && p->conn != nullptr) p->conn->replies_seen++;
     if (!p->answered) {
       p->answered = true;
       if (reply == nullptr) {
@@ -547,13 +557,17 @@ class EventLoopClient final : public Client {
     EventLoopClient* self = c->owner;
     if (c->state != Connection::State::kReady || c->ctx == nullptr) return;
     if (c->ping_in_flight) {
-      // The last ping has not come back within a whole interval.
-      if (++c->missed_pings >= 2) {
+      if (c->replies_seen != c->replies_at_ping) {
+        // Still busy with earlier (large) replies, but alive.
+        c->replies_at_ping = c->replies_seen;
+      } else if (++c->missed_pings >= kMissedPingsToDrop) {
         self->DropConnection(c, "redis stopped answering pings");
         return;
+      } else {
+        self->UpdateHealth();
       }
-      self->UpdateHealth();
     } else {
+      c->replies_at_ping = c->replies_seen;
       c->ping_in_flight = true;
       std::vector<std::string> ping = {"PING"};
       auto* token = new std::pair<Connection*, uint64_t>(c, c->generation);
@@ -579,7 +593,9 @@ class EventLoopClient final : public Client {
   void UpdateHealth() {
     bool now = false;
     for (const Connection& c : connections_) {
-      if (c.state == Connection::State::kReady && c.missed_pings == 0) now = true;
+      if (c.state == Connection::State::kReady && c.missed_pings < kMissedPingsToReportDown) {
+        now = true;
+      }
     }
     if (healthy_.exchange(now) != now) {
       if (now) {

@@ -66,7 +66,8 @@ struct ClientOptions {
   absl::Duration connect_timeout = absl::Seconds(1);
   absl::Duration reconnect_min_backoff = absl::Milliseconds(50);
   absl::Duration reconnect_max_backoff = absl::Seconds(2);
-  // How often each connection is pinged; two missed pings in a row drop it.
+  // How often each connection is pinged; two unanswered intervals in a row (with no other
+  // reply completing meanwhile) report it down, four drop and re-establish it.
   absl::Duration health_check_interval = absl::Milliseconds(500);
 };
 
