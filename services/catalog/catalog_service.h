@@ -25,7 +25,44 @@ class CatalogServiceImpl final : public v1::CatalogService::CallbackService {
                                       const v1::ListSitesRequest* request,
                                       v1::ListSitesResponse* response) override;
 
+  grpc::ServerUnaryReactor* CreateRotation(grpc::CallbackServerContext* context,
+                                           const v1::CreateRotationRequest* request,
+                                           v1::Rotation* response) override;
+  grpc::ServerUnaryReactor* GetRotation(grpc::CallbackServerContext* context,
+                                        const v1::GetRotationRequest* request,
+                                        v1::Rotation* response) override;
+  grpc::ServerUnaryReactor* UpdateRotation(grpc::CallbackServerContext* context,
+                                           const v1::UpdateRotationRequest* request,
+                                           v1::Rotation* response) override;
+  grpc::ServerUnaryReactor* PublishRotation(grpc::CallbackServerContext* context,
+                                            const v1::PublishRotationRequest* request,
+                                            v1::Rotation* response) override;
+  grpc::ServerUnaryReactor* ArchiveRotation(grpc::CallbackServerContext* context,
+                                            const v1::ArchiveRotationRequest* request,
+                                            v1::Rotation* response) override;
+  grpc::ServerUnaryReactor* SearchRotations(grpc::CallbackServerContext* context,
+                                            const v1::SearchRotationsRequest* request,
+                                            v1::SearchRotationsResponse* response) override;
+
+  grpc::ServerUnaryReactor* CreateSession(grpc::CallbackServerContext* context,
+                                          const v1::CreateSessionRequest* request,
+                                          v1::Session* response) override;
+  grpc::ServerUnaryReactor* UpdateSession(grpc::CallbackServerContext* context,
+                                          const v1::UpdateSessionRequest* request,
+                                          v1::Session* response) override;
+  grpc::ServerUnaryReactor* ListSessions(grpc::CallbackServerContext* context,
+                                         const v1::ListSessionsRequest* request,
+                                         v1::ListSessionsResponse* response) override;
+  grpc::ServerUnaryReactor* GetSession(grpc::CallbackServerContext* context,
+                                       const v1::GetSessionRequest* request,
+                                       v1::Session* response) override;
+
  private:
+  // Publish and Archive differ only in the target state.
+  grpc::ServerUnaryReactor* Transition(grpc::CallbackServerContext* context,
+                                       const std::string& name, const std::string& etag,
+                                       RotationTransition transition, v1::Rotation* response);
+
   CatalogStore* store_;
   Clock* clock_;
 };

@@ -251,6 +251,8 @@ TEST_F(SiteServiceTest, HealthFollowsRedis) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   EXPECT_EQ(HealthOf(channel_), HealthCheckResponse::NOT_SERVING);
+  // Liveness stays SERVING: a Redis outage must not get the process restarted.
+  EXPECT_EQ(HealthOf(channel_, "liveness"), HealthCheckResponse::SERVING);
   grpc::ClientContext context;
   v1::GetSiteRequest get;
   get.set_name("sites/any");

@@ -1,0 +1,31 @@
+#pragma once
+
+// Seat holds in Redis (key layout in catalog_lua.h). Each call is one Lua script that also
+// sweeps the session's lapsed holds, keeps the search indexes' seat figures current and
+// appends the seat.* event.
+
+#include "common/redis/redis_client.h"
+#include "services/catalog/seat_store.h"
+
+namespace clerkship::catalog {
+
+class RedisSeatStore : public SeatStore {
+ public:
+  explicit RedisSeatStore(redis::Client* redis) : redis_(redis) {}
+
+  void HoldSeat(const SeatKey& key, const std::string& holder, absl::Time expire,
+                const EventStamp& stamp, absl::Time now, Done<v1::SeatHold> done) override;
+  void ConfirmSeat(const SeatKey& key, const std::string& holder, const EventStamp& stamp,
+                   absl::Time now, Done<v1::SeatHold> done) override;
+  void ReleaseSeat(const SeatKey& key, const std::string& holder, const std::string& reason,
+                   const EventStamp& stamp, absl::Time now,
+                   Done<v1::ReleaseSeatResponse> done) override;
+  void GetSeatInventory(const SeatKey& key, absl::Time now,
+                        Done<v1::SeatInventory> done) override;
+  void Sweep(absl::Time now, int limit, Done<int> done) override;
+
+ private:
+  redis::Client* redis_;
+};
+
+}  // namespace clerkship::catalog
