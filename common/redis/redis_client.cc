@@ -4,7 +4,6 @@
 #include <event2/thread.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
-#include <hiredis/adapters/libevent.h>
 #include <openssl/sha.h>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 #include <random>
 #include <thread>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -33,9 +33,10 @@ absl::StatusOr<int64_t> Reply::AsInteger() const {
   return absl::InternalError("redis reply is not an integer");
 }
 
-Script::Script(std::string source) : source_(std::move(source)) {
+Script::Script(std::string source)
+    : source_(std::make_shared<const std::string>(std::move(source))) {
   unsigned char digest[SHA_DIGEST_LENGTH];
-  SHA1(reinterpret_cast<const unsigned char*>(source_.data()), source_.size(), digest);
+  SHA1(reinterpret_cast<const unsigned char*>(source_->data()), source_->size(), digest);
   for (unsigned char b : digest) absl::StrAppendFormat(&sha1_, "%02x", b);
 }
 
@@ -174,16 +175,34 @@ struct Pending {
   event* timer = nullptr;
   bool answered = false;
   Connection* conn = nullptr;
-  // Set for EVALSHA so that NOSCRIPT can be answered by sending the source.
-  std::shared_ptr<std::vector<std::string>> eval_args;
+  // EVALSHA: its arguments and the script's source, so that NOSCRIPT can be answered by
+  // sending EVAL with the source (no copy of the source per call).
+  std::vector<std::string> eval_args;
+  std::shared_ptr<const std::string> script_source;
   absl::Duration timeout;
+  // EvalAndWait: replicas that must acknowledge the script's writes before it is answered.
+  int wait_replicas = 0;
+  absl::Duration wait_timeout;
 };
 
 struct Queued {
   std::vector<std::string> args;
   absl::Duration timeout;
   Callback done;
-  std::shared_ptr<std::vector<std::string>> eval_args;  // full EVAL form for NOSCRIPT retry
+  std::shared_ptr<const std::string> script_source;  // EVALSHA: for the NOSCRIPT retry
+  int wait_replicas = 0;
+  absl::Duration wait_timeout;
+};
+
+// Our libevent adapter for one hiredis context (in place of hiredis's own), so that the
+// loop knows when it is reading replies (see EventLoopClient::draining_after_reads_).
+struct SocketEvents {
+  EventLoopClient* owner = nullptr;
+  redisAsyncContext* ctx = nullptr;
+  event* read = nullptr;   // persistent
+  event* write = nullptr;  // one-shot
+  bool reading = false;
+  bool writing = false;
 };
 
 class EventLoopClient final : public Client {
@@ -193,6 +212,10 @@ class EventLoopClient final : public Client {
     std::call_once(once, [] { evthread_use_pthreads(); });
     if (options_.connections < 1) options_.connections = 1;
     base_ = event_base_new();
+    // Most commands share one timeout: libevent keeps their timers in a list (constant
+    // time) instead of its heap.
+    timeval tv = absl::ToTimeval(options_.command_timeout);
+    common_timeout_ = event_base_init_common_timeout(base_, &tv);
     wakeup_ = event_new(base_, -1, 0, &EventLoopClient::OnWakeup, this);
     connections_.resize(options_.connections);
     for (int i = 0; i < options_.connections; ++i) {
@@ -233,17 +256,19 @@ class EventLoopClient final : public Client {
 
   void Eval(const Script& script, std::vector<std::string> keys, std::vector<std::string> args,
             Callback done) override {
-    std::vector<std::string> evalsha;
-    evalsha.reserve(3 + keys.size() + args.size());
-    evalsha.push_back("EVALSHA");
-    evalsha.push_back(script.sha1());
-    evalsha.push_back(absl::StrCat(keys.size()));
-    for (auto& k : keys) evalsha.push_back(std::move(k));
-    for (auto& a : args) evalsha.push_back(std::move(a));
-    auto eval = std::make_shared<std::vector<std::string>>(evalsha);
-    (*eval)[0] = "EVAL";
-    (*eval)[1] = script.source();
-    Enqueue({std::move(evalsha), options_.command_timeout, std::move(done), std::move(eval)});
+    Enqueue({EvalShaArgs(script, std::move(keys), std::move(args)), options_.command_timeout,
+             std::move(done), script.shared_source()});
+  }
+
+  void EvalAndWait(const Script& script, std::vector<std::string> keys,
+                   std::vector<std::string> args, int replicas, absl::Duration wait_timeout,
+                   Callback done) override {
+    if (replicas <= 0) return Eval(script, std::move(keys), std::move(args), std::move(done));
+    Queued q{EvalShaArgs(script, std::move(keys), std::move(args)), options_.command_timeout,
+             std::move(done), script.shared_source()};
+    q.wait_replicas = replicas;
+    q.wait_timeout = wait_timeout;
+    Enqueue(std::move(q));
   }
 
   bool healthy() const override { return healthy_.load(); }
@@ -254,12 +279,28 @@ class EventLoopClient final : public Client {
   }
 
  private:
+  static std::vector<std::string> EvalShaArgs(const Script& script,
+                                              std::vector<std::string> keys,
+                                              std::vector<std::string> args) {
+    std::vector<std::string> evalsha;
+    evalsha.reserve(3 + keys.size() + args.size());
+    evalsha.push_back("EVALSHA");
+    evalsha.push_back(script.sha1());
+    evalsha.push_back(absl::StrCat(keys.size()));
+    for (auto& k : keys) evalsha.push_back(std::move(k));
+    for (auto& a : args) evalsha.push_back(std::move(a));
+    return evalsha;
+  }
+
   void Enqueue(Queued q) {
     {
       std::lock_guard<std::mutex> lock(queue_mu_);
       if (!stopping_) {
         queue_.push_back(std::move(q));
-        if (queue_.size() == 1) event_active(wakeup_, 0, 0);
+        // One wakeup per batch, and none while the loop is handling replies: it takes the
+        // queue before it waits again (commands sent from reply callbacks mostly land
+        // there).
+        if (queue_.size() == 1 && !draining_after_reads_) event_active(wakeup_, 0, 0);
         return;
       }
     }
@@ -276,20 +317,21 @@ class EventLoopClient final : public Client {
   }
 
   void DrainQueue() {
-    std::deque<Queued> batch;
     bool stopping;
     {
       std::lock_guard<std::mutex> lock(queue_mu_);
-      batch.swap(queue_);
+      batch_.swap(queue_);
       stopping = stopping_;
+      draining_after_reads_ = false;
     }
-    for (Queued& q : batch) {
+    for (Queued& q : batch_) {
       if (stopping) {
         q.done(absl::UnavailableError("redis client is shutting down"));
       } else {
-        Send(std::move(q.args), q.timeout, std::move(q.done), std::move(q.eval_args));
+        Send(std::move(q));
       }
     }
+    batch_.clear();  // keeps its blocks for the next batch
     if (stopping) Shutdown();
   }
 
@@ -321,34 +363,41 @@ class EventLoopClient final : public Client {
   }
 
   // On the loop thread.
-  void Send(std::vector<std::string> args, absl::Duration timeout, Callback done,
-            std::shared_ptr<std::vector<std::string>> eval_args) {
+  void Send(Queued q) {
     Connection* conn = PickConnection();
     if (conn == nullptr) {
-      done(absl::UnavailableError("redis is unavailable"));
+      q.done(absl::UnavailableError("redis is unavailable"));
       return;
     }
     auto* p = new Pending;
     p->owner = this;
-    p->done = std::move(done);
+    p->done = std::move(q.done);
     p->conn = conn;
-    p->eval_args = std::move(eval_args);
-    p->timeout = timeout;
-    if (!SendOn(conn->ctx, args, &EventLoopClient::OnReply, p)) {
+    p->script_source = std::move(q.script_source);
+    p->timeout = q.timeout;
+    p->wait_replicas = q.wait_replicas;
+    p->wait_timeout = q.wait_timeout;
+    if (!SendOn(conn->ctx, q.args, &EventLoopClient::OnReply, p)) {
       Callback cb = std::move(p->done);
       delete p;
       cb(absl::UnavailableError("redis connection is closing"));
       return;
     }
+    // Kept (not copied) for a NOSCRIPT retry; hiredis has its own copy of the command.
+    if (p->script_source != nullptr) p->eval_args = std::move(q.args);
     p->timer = evtimer_new(base_, &EventLoopClient::OnCommandTimeout, p);
-    timeval tv = absl::ToTimeval(timeout);
-    evtimer_add(p->timer, &tv);
+    if (q.timeout == options_.command_timeout) {
+      evtimer_add(p->timer, common_timeout_);
+    } else {
+      timeval tv = absl::ToTimeval(q.timeout);
+      evtimer_add(p->timer, &tv);
+    }
   }
 
   static bool SendOn(redisAsyncContext* ctx, const std::vector<std::string>& args,
                      redisCallbackFn* fn, void* privdata) {
-    std::vector<const char*> argv(args.size());
-    std::vector<size_t> argvlen(args.size());
+    absl::InlinedVector<const char*, 16> argv(args.size());
+    absl::InlinedVector<size_t, 16> argvlen(args.size());
     for (size_t i = 0; i < args.size(); ++i) {
       argv[i] = args[i].data();
       argvlen[i] = args[i].size();
@@ -365,7 +414,7 @@ class EventLoopClient final : public Client {
     cb(absl::DeadlineExceededError("redis command timed out"));
   }
 
-  static void OnReply(redisAsyncContext*, void* r, void* privdata) {
+  static void OnReply(redisAsyncContext* ctx, void* r, void* privdata) {
     auto* p = static_cast<Pending*>(privdata);
     EventLoopClient* self = p->owner;
     if (p->timer != nullptr) event_free(p->timer);
@@ -376,20 +425,89 @@ class EventLoopClient final : public Client {
       p->answered = true;
       if (reply == nullptr) {
         p->done(absl::UnavailableError("redis connection lost"));
-      } else if (reply->type == REDIS_REPLY_ERROR && p->eval_args != nullptr &&
+      } else if (reply->type == REDIS_REPLY_ERROR && p->script_source != nullptr &&
                  absl::StartsWith(absl::string_view(reply->str, reply->len), "NOSCRIPT")) {
         // The script cache is empty (restart, SCRIPT FLUSH): send the source once.
-        self->Send(std::move(*p->eval_args), p->timeout, std::move(p->done), nullptr);
+        Queued retry{std::move(p->eval_args), p->timeout, std::move(p->done), nullptr,
+                     p->wait_replicas, p->wait_timeout};
+        retry.args[0] = "EVAL";
+        retry.args[1] = *p->script_source;
+        self->Send(std::move(retry));
       } else {
         if (reply->type == REDIS_REPLY_ERROR &&
             absl::StartsWith(absl::string_view(reply->str, reply->len), "READONLY")) {
           // We are talking to a replica after a failover: find the master again.
           self->DropConnection(p->conn, "connected to a read-only replica");
         }
-        p->done(ConvertReply(reply));
+        if (p->wait_replicas > 0 && reply->type != REDIS_REPLY_ERROR) {
+          self->SendWait(ctx, p, ConvertReply(reply));
+        } else {
+          p->done(ConvertReply(reply));
+        }
       }
     }
     delete p;
+  }
+
+  // EvalAndWait's second step, on the connection that ran the script (WAIT counts the
+  // acknowledgements of this connection's own writes). Answers p's caller.
+  struct WaitPending {
+    EventLoopClient* owner = nullptr;
+    Callback done;
+    Reply script_reply;
+    int replicas = 0;
+    event* timer = nullptr;
+    bool answered = false;
+  };
+
+  void SendWait(redisAsyncContext* ctx, Pending* p, Reply script_reply) {
+    auto* w = new WaitPending;
+    w->owner = this;
+    w->done = std::move(p->done);
+    w->script_reply = std::move(script_reply);
+    w->replicas = p->wait_replicas;
+    std::vector<std::string> wait = {"WAIT", absl::StrCat(p->wait_replicas),
+                                     absl::StrCat(absl::ToInt64Milliseconds(p->wait_timeout))};
+    if (!SendOn(ctx, wait, &EventLoopClient::OnWaitReply, w)) {
+      Callback cb = std::move(w->done);
+      delete w;
+      cb(absl::UnavailableError("redis connection is closing before WAIT"));
+      return;
+    }
+    w->timer = evtimer_new(base_, &EventLoopClient::OnWaitTimeout, w);
+    timeval tv = absl::ToTimeval(p->wait_timeout + options_.command_timeout);
+    evtimer_add(w->timer, &tv);
+  }
+
+  static void OnWaitTimeout(evutil_socket_t, short, void* arg) {
+    auto* w = static_cast<WaitPending*>(arg);
+    if (w->answered) return;
+    w->answered = true;
+    Callback cb = std::move(w->done);
+    cb(absl::DeadlineExceededError("redis WAIT timed out"));
+  }
+
+  static void OnWaitReply(redisAsyncContext*, void* r, void* privdata) {
+    auto* w = static_cast<WaitPending*>(privdata);
+    if (w->timer != nullptr) event_free(w->timer);
+    w->timer = nullptr;
+    auto* reply = static_cast<redisReply*>(r);
+    if (!w->answered) {
+      w->answered = true;
+      if (reply == nullptr) {
+        w->done(absl::UnavailableError("redis connection lost during WAIT"));
+      } else if (reply->type != REDIS_REPLY_INTEGER || reply->integer < w->replicas) {
+        std::string acknowledged = "not an integer";
+        if (reply->type == REDIS_REPLY_INTEGER) acknowledged = absl::StrCat(reply->integer);
+        if (reply->type == REDIS_REPLY_ERROR) acknowledged.assign(reply->str, reply->len);
+        log::Warning("write not acknowledged by enough replicas",
+                     {{"wanted", absl::StrCat(w->replicas)}, {"acknowledged", acknowledged}});
+        w->done(absl::UnavailableError("write not acknowledged by enough redis replicas"));
+      } else {
+        w->done(std::move(w->script_reply));
+      }
+    }
+    delete w;
   }
 
   void DropConnection(Connection* c, absl::string_view why) {
@@ -430,6 +548,82 @@ class EventLoopClient final : public Client {
     return "";
   }
 
+  // --- The libevent adapter (see SocketEvents), on the loop thread.
+
+  static void OnSocketReadable(evutil_socket_t, short, void* arg) {
+    auto* events = static_cast<SocketEvents*>(arg);
+    EventLoopClient* self = events->owner;
+    {
+      std::lock_guard<std::mutex> lock(self->queue_mu_);
+      self->draining_after_reads_ = true;
+    }
+    // Replies and their callbacks; `events` may be freed here (disconnect).
+    redisAsyncHandleRead(events->ctx);
+    // What the callbacks (and other threads meanwhile) queued goes out now, without a
+    // wakeup of its own.
+    self->DrainQueue();
+  }
+
+  static void OnSocketWritable(evutil_socket_t, short, void* arg) {
+    auto* events = static_cast<SocketEvents*>(arg);
+    events->writing = false;
+    redisAsyncHandleWrite(events->ctx);  // may free the context, and `events` with it
+  }
+
+  static void AddRead(void* arg) {
+    auto* events = static_cast<SocketEvents*>(arg);
+    if (events->reading) return;
+    events->reading = true;
+    event_add(events->read, nullptr);
+  }
+
+  static void DelRead(void* arg) {
+    auto* events = static_cast<SocketEvents*>(arg);
+    if (!events->reading) return;
+    events->reading = false;
+    event_del(events->read);
+  }
+
+  static void AddWrite(void* arg) {
+    auto* events = static_cast<SocketEvents*>(arg);
+    if (events->writing) return;
+    events->writing = true;
+    event_add(events->write, nullptr);
+  }
+
+  static void DelWrite(void* arg) {
+    auto* events = static_cast<SocketEvents*>(arg);
+    if (!events->writing) return;
+    events->writing = false;
+    event_del(events->write);
+  }
+
+  static void Cleanup(void* arg) {
+    auto* events = static_cast<SocketEvents*>(arg);
+    event_free(events->read);
+    event_free(events->write);
+    delete events;
+  }
+
+  void Attach(redisAsyncContext* ctx) {
+    auto* events = new SocketEvents;
+    events->owner = this;
+    events->ctx = ctx;
+    events->read = event_new(base_, ctx->c.fd, EV_READ | EV_PERSIST,
+                             &EventLoopClient::OnSocketReadable, events);
+    events->write = event_new(base_, ctx->c.fd, EV_WRITE, &EventLoopClient::OnSocketWritable,
+                              events);
+    ctx->ev.data = events;
+    ctx->ev.addRead = &EventLoopClient::AddRead;
+    ctx->ev.delRead = &EventLoopClient::DelRead;
+    ctx->ev.addWrite = &EventLoopClient::AddWrite;
+    ctx->ev.delWrite = &EventLoopClient::DelWrite;
+    ctx->ev.cleanup = &EventLoopClient::Cleanup;
+    // As hiredis's own adapter does: the connect completes on writability.
+    AddRead(events);
+    AddWrite(events);
+  }
+
   void Connect(Connection* c) {
     std::string address = ResolveAddress();
     std::string host;
@@ -449,7 +643,7 @@ class EventLoopClient final : public Client {
     c->ctx = ctx;
     c->state = Connection::State::kConnecting;
     ctx->data = c;
-    redisLibeventAttach(ctx, base_);
+    Attach(ctx);
     redisAsyncSetConnectCallback(ctx, &EventLoopClient::OnConnect);
     redisAsyncSetDisconnectCallback(ctx, &EventLoopClient::OnDisconnect);
     timeval tv = absl::ToTimeval(options_.connect_timeout);
@@ -610,6 +804,7 @@ class EventLoopClient final : public Client {
 
   ClientOptions options_;
   event_base* base_ = nullptr;
+  const timeval* common_timeout_ = nullptr;
   event* wakeup_ = nullptr;
   std::vector<Connection> connections_;
   int next_ = 0;
@@ -619,6 +814,9 @@ class EventLoopClient final : public Client {
   std::mutex queue_mu_;
   std::deque<Queued> queue_;
   bool stopping_ = false;
+  // True while the loop handles replies; it drains the queue right after.
+  bool draining_after_reads_ = false;
+  std::deque<Queued> batch_;  // loop thread only: the queue being sent
 
   absl::Mutex listener_mu_;
   std::function<void(bool)> listener_ ABSL_GUARDED_BY(listener_mu_);

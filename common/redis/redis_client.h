@@ -2,15 +2,16 @@
 
 // A Redis client for request handlers that must never block.
 //
-// Commands from any thread are queued to one event-loop thread that owns a few hiredis
-// asynchronous connections (libevent adapter). Everything queued between two loop
-// iterations is written in one go, so concurrent requests are pipelined. Each command has a
-// deadline of its own: when Redis hangs, the caller gets DEADLINE_EXCEEDED on time and the
-// late reply is dropped. Connections that fail are re-established with exponential backoff;
-// with Sentinel configured the master's address is asked of the sentinels on every
-// (re)connect, and a connection that finds itself on a replica (ROLE, or a READONLY error)
-// is dropped, so a failover is followed without a restart. The client reports whether it
-// has a working connection; the server bootstrap turns that into gRPC health.
+// Commands from any thread are queued to one event-loop thread that owns a few hiredis asynchronous
+// connections. Everything queued between two loop iterations is written in one go, so concurrent
+// requests are pipelined; the queue costs one wakeup per batch, and none while the loop is reading
+// replies (it sends what was queued meanwhile before it waits again). Each command has a deadline
+// of its own: when Redis hangs, the caller gets DEADLINE_EXCEEDED on time and the late reply is
+// dropped. Connections that fail are re-established with exponential backoff; with Sentinel
+// configured the master's address is asked of the sentinels on every (re)connect, and a connection
+// that finds itself on a replica (ROLE, or a READONLY error) is dropped, so a failover is followed
+// without a restart. The client reports whether it has a working connection; the server bootstrap
+// turns that into gRPC health.
 //
 // Callbacks run on the event-loop thread: keep them short and never block in them.
 
@@ -46,11 +47,13 @@ struct Reply {
 class Script {
  public:
   explicit Script(std::string source);
-  const std::string& source() const { return source_; }
+  const std::string& source() const { return *source_; }
   const std::string& sha1() const { return sha1_; }
+  // Shared with commands in flight (for the NOSCRIPT retry) instead of copied into each.
+  const std::shared_ptr<const std::string>& shared_source() const { return source_; }
 
  private:
-  std::string source_;
+  std::shared_ptr<const std::string> source_;
   std::string sha1_;
 };
 
@@ -86,6 +89,14 @@ class Client {
                        Callback done) = 0;
   virtual void Eval(const Script& script, std::vector<std::string> keys,
                     std::vector<std::string> args, Callback done) = 0;
+  // Eval, then `WAIT replicas timeout` on the same connection, for writes that must survive
+  // a failover (replication is asynchronous). Answers the script's reply once `replicas`
+  // replicas have acknowledged its writes; when fewer did within `wait_timeout`, UNAVAILABLE
+  // (the write stays applied on the master: use it for idempotent writes the caller
+  // retries). Error replies are answered at once. replicas <= 0 is a plain Eval.
+  virtual void EvalAndWait(const Script& script, std::vector<std::string> keys,
+                           std::vector<std::string> args, int replicas,
+                           absl::Duration wait_timeout, Callback done) = 0;
 
   // Blocking forms for start-up, tools and tests. Never call them from a callback of this
   // client or from a gRPC callback handler.

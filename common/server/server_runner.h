@@ -15,6 +15,8 @@
 #include <prometheus/registry.h>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/config/config.h"
@@ -27,6 +29,22 @@ class Exposer;
 namespace clerkship {
 
 struct RpcMetrics;
+class AdmissionControl;
+namespace tls {
+class PlaintextHealthListener;
+}
+
+// Which finished RPCs get an access-log line (--access_log). Failed calls (any code but
+// OK) and calls slower than `slow` are logged in every mode; health checks and
+// reflection never are.
+struct AccessLogPolicy {
+  enum class Mode { kAll, kErrors, kSampled };
+  Mode mode = Mode::kErrors;
+  int64_t sample_every = 1;  // kSampled: also one successful call in this many
+  absl::Duration slow = absl::Milliseconds(500);
+};
+// "all", "errors" or "sampled:N" (N >= 1).
+absl::StatusOr<AccessLogPolicy> ParseAccessLogPolicy(absl::string_view text);
 
 struct ServerOptions {
   std::string service_name;                  // "catalog"; used in logs and metrics
@@ -34,7 +52,17 @@ struct ServerOptions {
   int metrics_port = 0;                      // 0 disables the /metrics endpoint
   absl::Duration drain_period = absl::Seconds(5);
   absl::Duration shutdown_deadline = absl::Seconds(10);
+  AccessLogPolicy access_log;
+  // Unary RPCs of the registered services handled at once; beyond it new calls get
+  // RESOURCE_EXHAUSTED without reaching the service (health and reflection are exempt).
+  // 0: no limit.
+  int max_inflight_rpcs = 1000;
   int max_message_bytes = 4 * 1024 * 1024;
+  // Credentials of the listening port (common/tls); null: plaintext.
+  std::shared_ptr<grpc::ServerCredentials> credentials;
+  // "host:port" of a plaintext listener serving only grpc.health.v1 Check, for probes that
+  // cannot speak TLS (common/tls/health_listener.h); empty: none.
+  std::string health_listen_address;
 };
 
 class ServerRunner {
@@ -53,6 +81,8 @@ class ServerRunner {
   std::string address() const;
   grpc::Server* server() { return server_.get(); }
   prometheus::Registry& metrics() { return *registry_; }
+  // Unary RPCs of the registered services in flight now (counted for --max_inflight_rpcs).
+  int64_t inflight_rpcs() const;
 
   void SetServing(bool serving);
   // NOT_SERVING, wait for the drain period, then stop accepting and finish in-flight calls.
@@ -69,7 +99,12 @@ class ServerRunner {
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::unique_ptr<RpcMetrics> rpc_metrics_;
+  std::unique_ptr<AdmissionControl> admission_;
+  // What is registered with gRPC in place of each service: the same methods, behind the
+  // in-flight limit.
+  std::vector<std::unique_ptr<grpc::Service>> admitting_services_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<tls::PlaintextHealthListener> health_listener_;  // after server_: goes first
   int port_ = 0;
   redis::Client* redis_ = nullptr;
 
@@ -79,8 +114,8 @@ class ServerRunner {
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-// Flags every service shares: --port, --metrics_port, --drain_period, --log_level and the
-// Redis connection settings.
+// Flags every service shares: --port, --metrics_port, --drain_period, --log_level,
+// --access_log, --max_inflight_rpcs and the Redis connection settings.
 void AddServerFlags(Config* config, int default_port, int default_metrics_port);
 void AddRedisFlags(Config* config);
 ServerOptions ServerOptionsFromConfig(const Config& config, const std::string& service_name);
