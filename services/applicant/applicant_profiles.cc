@@ -273,8 +273,8 @@ void ApplicantProfiles::ListDocuments(const Identity& who, const v1::ListDocumen
   absl::StatusOr<int> page_size = PageSize(request.page_size(), 50, 200);
   if (!page_size.ok()) return done(page_size.status());
   if (absl::Status s = v.Finish(); !s.ok()) return done(s);
-  uint64_t fingerprint =
-      Fingerprint(absl::StrCat("documents|", request.parent(), "|", request.kind()));
+  uint64_t fingerprint = CallerFingerprint(
+      absl::StrCat("documents|", request.parent(), "|", request.kind()), who.principal);
   std::string after;
   if (!request.page_token().empty()) {
     absl::StatusOr<PageCursor> cursor = DecodePageToken(request.page_token(), fingerprint);

@@ -1,6 +1,8 @@
 #include "services/applicant/application_lifecycle.h"
 
 #include <algorithm>
+#include <atomic>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -321,9 +323,11 @@ void ApplicationLifecycle::List(const Identity& who, const v1::ListApplicationsR
   if (request.state() != App::STATE_UNSPECIFIED) query.state = StateName(request.state());
   query.limit = *page_size;
 
-  uint64_t fingerprint =
-      Fingerprint(absl::StrCat("applications|", query.applicant, "|", query.rotation, "|",
-                               query.session, "|", query.site, "|", query.state, "|", order_by));
+  // Bound to the caller: one user's token is refused for another (see page_token.h).
+  uint64_t fingerprint = CallerFingerprint(
+      absl::StrCat("applications|", query.applicant, "|", query.rotation, "|", query.session,
+                   "|", query.site, "|", query.state, "|", order_by),
+      who.principal);
   if (!request.page_token().empty()) {
     absl::StatusOr<PageCursor> cursor = DecodePageToken(request.page_token(), fingerprint);
     if (!cursor.ok()) return done(cursor.status());
@@ -362,6 +366,13 @@ struct ApplicationLifecycle::SubmitState {
   catalog::v1::Session session;
   catalog::v1::Rotation rotation;
   catalog::v1::Site site;
+  std::optional<StoredApplication> live;  // an open application to the same session
+
+  // The independent reads run at once; each stores its outcome in its own field and the
+  // last to finish (the acq_rel count orders the writes before it) carries on.
+  std::atomic<int> pending{0};
+  absl::Status applicant_status, documents_status, session_status, rotation_status,
+      live_status;
 };
 
 void ApplicationLifecycle::Submit(const Identity& who, const v1::SubmitApplicationRequest& request,
@@ -396,34 +407,55 @@ void ApplicationLifecycle::Submit(const Identity& who, const v1::SubmitApplicati
 }
 
 void ApplicationLifecycle::SubmitLoaded(std::shared_ptr<SubmitState> s) {
-  store_->GetApplicant(s->applicant_id, [this, s](absl::StatusOr<v1::Applicant> applicant) {
-    if (!applicant.ok()) return s->done(applicant.status());
-    s->applicant = std::move(*applicant);
-    store_->ListDocuments(s->applicant_id,
-                          [this, s](absl::StatusOr<std::vector<v1::Document>> documents) {
-                            if (!documents.ok()) return s->done(documents.status());
-                            s->documents = std::move(*documents);
-                            SubmitFetchCatalog(s);
-                          });
+  // The applicant, their documents, the session, its rotation and any open application to
+  // it do not depend on each other: one round trip instead of five. Errors are still
+  // reported in the order the checks are made (SubmitFetchCatalog).
+  s->pending.store(5, std::memory_order_relaxed);
+  auto finished = [this, s] {
+    if (s->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) SubmitFetchCatalog(s);
+  };
+  store_->GetApplicant(s->applicant_id, [s, finished](absl::StatusOr<v1::Applicant> applicant) {
+    s->applicant_status = applicant.status();
+    if (applicant.ok()) s->applicant = std::move(*applicant);
+    finished();
   });
+  store_->ListDocuments(s->applicant_id,
+                        [s, finished](absl::StatusOr<std::vector<v1::Document>> documents) {
+                          s->documents_status = documents.status();
+                          if (documents.ok()) s->documents = std::move(*documents);
+                          finished();
+                        });
+  catalog_->GetSession(s->request.session(),
+                       [s, finished](absl::StatusOr<catalog::v1::Session> session) {
+                         s->session_status = session.status();
+                         if (session.ok()) s->session = std::move(*session);
+                         finished();
+                       });
+  catalog_->GetRotation(RotationOfSession(s->request.session()),
+                        [s, finished](absl::StatusOr<catalog::v1::Rotation> rotation) {
+                          s->rotation_status = rotation.status();
+                          if (rotation.ok()) s->rotation = std::move(*rotation);
+                          finished();
+                        });
+  store_->FindLiveApplication(
+      s->applicant_id, s->request.session(),
+      [s, finished](absl::StatusOr<std::optional<StoredApplication>> live) {
+        s->live_status = live.status();
+        if (live.ok()) s->live = std::move(*live);
+        finished();
+      });
 }
 
 void ApplicationLifecycle::SubmitFetchCatalog(std::shared_ptr<SubmitState> s) {
-  catalog_->GetSession(s->request.session(), [this,
-                                              s](absl::StatusOr<catalog::v1::Session> session) {
-    if (!session.ok()) return s->done(session.status());
-    s->session = std::move(*session);
-    catalog_->GetRotation(RotationOfSession(s->request.session()),
-                          [this, s](absl::StatusOr<catalog::v1::Rotation> rotation) {
-                            if (!rotation.ok()) return s->done(rotation.status());
-                            s->rotation = std::move(*rotation);
-                            catalog_->GetSite(s->rotation.site(),
-                                              [this, s](absl::StatusOr<catalog::v1::Site> site) {
-                                                if (!site.ok()) return s->done(site.status());
-                                                s->site = std::move(*site);
-                                                SubmitDecide(s);
-                                              });
-                          });
+  for (const absl::Status* status : {&s->applicant_status, &s->documents_status,
+                                     &s->session_status, &s->rotation_status}) {
+    if (!status->ok()) return s->done(*status);
+  }
+  // Sites never change once created, so the catalog client may answer this from memory.
+  catalog_->GetSite(s->rotation.site(), [this, s](absl::StatusOr<catalog::v1::Site> site) {
+    if (!site.ok()) return s->done(site.status());
+    s->site = std::move(*site);
+    SubmitDecide(s);
   });
 }
 
@@ -455,79 +487,75 @@ void ApplicationLifecycle::SubmitDecide(std::shared_ptr<SubmitState> s) {
         });
   };
 
-  store_->FindLiveApplication(
-      s->applicant_id, s->request.session(),
-      [this, s, now, duplicate](absl::StatusOr<std::optional<StoredApplication>> live) {
-        if (!live.ok()) return s->done(live.status());
-        if (live->has_value()) {
-          return duplicate(ErrorWithInfo(
-              absl::StatusCode::kAlreadyExists,
-              absl::StrCat((*live)->application.name(), " to this session is still open"),
-              "DUPLICATE_APPLICATION", kDomain));
-        }
+  if (!s->live_status.ok()) return s->done(s->live_status);
+  if (s->live.has_value()) {
+    return duplicate(ErrorWithInfo(
+        absl::StatusCode::kAlreadyExists,
+        absl::StrCat(s->live->application.name(), " to this session is still open"),
+        "DUPLICATE_APPLICATION", kDomain));
+  }
 
-        absl::CivilDay today = TodayIn(now, s->applicant.time_zone());
-        eligibility::EligibilityInput input;
-        input.rotation = &s->rotation;
-        input.session = &s->session;
-        input.applicant = &s->applicant;
-        input.documents = &s->documents;
-        input.today = today;
-        std::vector<PreconditionViolation> violations;
-        std::vector<eligibility::Reason> reasons = eligibility::CheckEligibility(input);
-        for (const eligibility::Reason& r : reasons) {
-          violations.push_back({r.code, s->rotation.name(), r.message});
-        }
-        for (const eligibility::DocumentIssue& issue : eligibility::CheckDocuments(
-                 s->rotation, s->documents, eligibility::DocumentsValidThrough(&s->session, today),
-                 true)) {
-          violations.push_back({issue.code, type::DocumentKind_Name(issue.kind), issue.message});
-        }
-        if (!violations.empty()) {
-          bool eligible = reasons.empty();
-          return s->done(PreconditionFailedError(
-              eligible ? "required documents are missing or not ready"
-                       : "the applicant is not eligible for this rotation",
-              std::move(violations), eligible ? "DOCUMENTS_NOT_READY" : "NOT_ELIGIBLE", kDomain));
-        }
+  absl::CivilDay today = TodayIn(now, s->applicant.time_zone());
+  eligibility::EligibilityInput input;
+  input.rotation = &s->rotation;
+  input.session = &s->session;
+  input.applicant = &s->applicant;
+  input.documents = &s->documents;
+  input.today = today;
+  std::vector<PreconditionViolation> violations;
+  std::vector<eligibility::Reason> reasons = eligibility::CheckEligibility(input);
+  for (const eligibility::Reason& r : reasons) {
+    violations.push_back({r.code, s->rotation.name(), r.message});
+  }
+  for (const eligibility::DocumentIssue& issue : eligibility::CheckDocuments(
+           s->rotation, s->documents, eligibility::DocumentsValidThrough(&s->session, today),
+           true)) {
+    violations.push_back({issue.code, type::DocumentKind_Name(issue.kind), issue.message});
+  }
+  if (!violations.empty()) {
+    bool eligible = reasons.empty();
+    return s->done(PreconditionFailedError(
+        eligible ? "required documents are missing or not ready"
+                 : "the applicant is not eligible for this rotation",
+        std::move(violations), eligible ? "DOCUMENTS_NOT_READY" : "NOT_ELIGIBLE", kDomain));
+  }
 
-        StoredApplication stored;
-        stored.site_time_zone = s->site.time_zone();
-        App& app = stored.application;
-        app.set_name(absl::StrCat("applications/", NewResourceId()));
-        app.set_applicant(s->request.applicant());
-        app.set_session(s->request.session());
-        app.set_rotation(s->rotation.name());
-        app.set_site(s->rotation.site());
-        app.set_statement(std::string(absl::StripAsciiWhitespace(s->request.statement())));
-        app.set_state(App::SUBMITTED);
-        App::Transition* step = app.add_history();
-        step->set_from_state(App::STATE_UNSPECIFIED);
-        step->set_to_state(App::SUBMITTED);
-        step->set_actor(s->who.principal);
-        *step->mutable_time() = ToProtoTime(now);
-        app.set_rotation_title(s->rotation.title());
-        app.set_site_display_name(s->site.display_name());
-        app.set_session_start_date(s->session.start_date());
-        app.set_session_end_date(s->session.end_date());
-        *app.mutable_create_time() = ToProtoTime(now);
-        *app.mutable_update_time() = app.create_time();
-        StampEtag(&app);
+  StoredApplication stored;
+  stored.site_time_zone = s->site.time_zone();
+  App& app = stored.application;
+  app.set_name(absl::StrCat("applications/", NewResourceId()));
+  app.set_applicant(s->request.applicant());
+  app.set_session(s->request.session());
+  app.set_rotation(s->rotation.name());
+  app.set_site(s->rotation.site());
+  app.set_statement(std::string(absl::StripAsciiWhitespace(s->request.statement())));
+  app.set_state(App::SUBMITTED);
+  App::Transition* step = app.add_history();
+  step->set_from_state(App::STATE_UNSPECIFIED);
+  step->set_to_state(App::SUBMITTED);
+  step->set_actor(s->who.principal);
+  *step->mutable_time() = ToProtoTime(now);
+  app.set_rotation_title(s->rotation.title());
+  app.set_site_display_name(s->site.display_name());
+  app.set_session_start_date(s->session.start_date());
+  app.set_session_end_date(s->session.end_date());
+  *app.mutable_create_time() = ToProtoTime(now);
+  *app.mutable_update_time() = app.create_time();
+  StampEtag(&app);
 
-        NewApplication create;
-        create.stored = stored;
-        create.idempotency_key = s->idempotency_key;
-        create.idempotency_ttl = kSubmitKeyTtl;
-        create.event = TransitionEvent(stored, App::STATE_UNSPECIFIED, App::SUBMITTED,
-                                       s->who.principal, "", now);
-        store_->CreateApplication(
-            create, [s, duplicate](absl::StatusOr<CreatedApplication> created) {
-              if (created.status().code() == absl::StatusCode::kAlreadyExists) {
-                return duplicate(created.status());
-              }
-              if (!created.ok()) return s->done(created.status());
-              s->done(std::move(created->stored.application));
-            });
+  NewApplication create;
+  create.stored = stored;
+  create.idempotency_key = s->idempotency_key;
+  create.idempotency_ttl = kSubmitKeyTtl;
+  create.event = TransitionEvent(stored, App::STATE_UNSPECIFIED, App::SUBMITTED,
+                                 s->who.principal, "", now);
+  store_->CreateApplication(
+      create, [s, duplicate](absl::StatusOr<CreatedApplication> created) {
+        if (created.status().code() == absl::StatusCode::kAlreadyExists) {
+          return duplicate(created.status());
+        }
+        if (!created.ok()) return s->done(created.status());
+        s->done(std::move(created->stored.application));
       });
 }
 

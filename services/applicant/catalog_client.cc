@@ -1,5 +1,6 @@
 #include "services/applicant/catalog_client.h"
 
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -73,6 +74,15 @@ void GrpcCatalogClient::GetSession(const std::string& name, Done<catalog::v1::Se
 }
 
 void GrpcCatalogClient::GetSite(const std::string& name, Done<catalog::v1::Site> done) {
+  // The catalog has no way to change a site once created, so a site read once is kept
+  // (a bounded number of them) and later submissions to its rotations skip the call.
+  std::optional<catalog::v1::Site> known;
+  {
+    absl::MutexLock lock(&sites_mu_);
+    auto it = sites_.find(name);
+    if (it != sites_.end()) known = it->second;
+  }
+  if (known) return done(std::move(*known));
   catalog::v1::GetSiteRequest request;
   request.set_name(name);
   Call<catalog::v1::GetSiteRequest, catalog::v1::Site>(
@@ -80,7 +90,14 @@ void GrpcCatalogClient::GetSite(const std::string& name, Done<catalog::v1::Site>
       [this](auto* c, auto* req, auto* resp, auto cb) {
         catalog_->async()->GetSite(c, req, resp, std::move(cb));
       },
-      std::move(done));
+      [this, name, done = std::move(done)](absl::StatusOr<catalog::v1::Site> site) {
+        if (site.ok()) {
+          absl::MutexLock lock(&sites_mu_);
+          if (sites_.size() >= kMaxCachedSites) sites_.clear();
+          sites_[name] = *site;
+        }
+        done(std::move(site));
+      });
 }
 
 void GrpcCatalogClient::HoldSeat(const std::string& session, const std::string& holder,

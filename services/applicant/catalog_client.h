@@ -10,6 +10,8 @@
 #include <memory>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "clerkship/catalog/v1/catalog.grpc.pb.h"
 #include "clerkship/catalog/v1/seats.grpc.pb.h"
@@ -60,6 +62,11 @@ class GrpcCatalogClient : public CatalogClient {
   std::unique_ptr<catalog::v1::SeatInventoryService::Stub> seats_;
   std::string principal_;
   absl::Duration timeout_;
+
+  // Sites by name, as read from the catalog (sites are immutable).
+  static constexpr size_t kMaxCachedSites = 100000;
+  absl::Mutex sites_mu_;
+  absl::flat_hash_map<std::string, catalog::v1::Site> sites_ ABSL_GUARDED_BY(sites_mu_);
 };
 
 }  // namespace clerkship::applicant

@@ -7,6 +7,7 @@
 #include "common/logging/log.h"
 #include "common/redis/redis_client.h"
 #include "common/server/server_runner.h"
+#include "common/tls/tls.h"
 #include "services/applicant/applicant_profiles.h"
 #include "services/applicant/applicant_service.h"
 #include "services/applicant/application_lifecycle.h"
@@ -30,13 +31,26 @@ int main(int argc, char** argv) {
   config.AddDuration("expiry_scan_interval", absl::Seconds(5),
                      "how often lapsed offers and pending seat releases are looked for",
                      absl::Milliseconds(100));
+  config.AddInt("redis_wait_replicas", 0,
+                "replicas that must acknowledge an application's creation (submission, "
+                "matched offer) and its acceptance or any later change of an accepted one "
+                "(Redis WAIT) before it succeeds; otherwise UNAVAILABLE, the write staying "
+                "on the master. Set it like the catalog's; 0: do not wait",
+                0, 16);
+  config.AddDuration("redis_wait_timeout", absl::Milliseconds(250),
+                     "how long those writes wait for --redis_wait_replicas (WAIT holds its "
+                     "Redis connection meanwhile, so keep it short)",
+                     absl::Milliseconds(1));
+  tls::AddClientTlsFlags(&config);
   config.ParseOrExit(argc, argv);
   InitLogging(config, "applicant");
 
   auto redis = redis::Client::Create(RedisOptionsFromConfig(config));
   applicant::RedisApplicantStore store(redis.get());
+  store.SetDurableWait(static_cast<int>(config.GetInt("redis_wait_replicas")),
+                       config.GetDuration("redis_wait_timeout"));
   applicant::GrpcCatalogClient catalog(
-      grpc::CreateChannel(config.GetString("catalog_addr"), grpc::InsecureChannelCredentials()),
+      tls::CreateChannel(config.GetString("catalog_addr"), tls::ClientTlsFromConfigOrExit(config)),
       "services/applicant");
   applicant::LifecycleOptions lifecycle_options;
   lifecycle_options.offer_ttl = config.GetDuration("offer_ttl");

@@ -39,6 +39,18 @@ std::string IdOf(const std::string& name) { return name.substr(name.rfind('/') +
 std::string Millis(absl::Time t) { return absl::StrCat(absl::ToUnixMillis(t)); }
 std::string Seconds(absl::Duration d) { return absl::StrCat(absl::ToInt64Seconds(d)); }
 
+// Whether writing `next` takes the application into or out of ACCEPTED (or edits an
+// accepted one): the writes that go with a confirmed seat in the catalog. Losing one in a
+// failover would leave an accepted application without its seat, or a seat confirmed (or
+// released) for an application in another state. Judged by the new state and the latest
+// transition, so a later edit of an application that has left ACCEPTED waits too (rare).
+bool TouchesAcceptance(const v1::Application& next) {
+  if (next.state() == v1::Application::ACCEPTED) return true;
+  if (next.history_size() == 0) return false;
+  const v1::Application::Transition& last = next.history(next.history_size() - 1);
+  return last.from_state() == v1::Application::ACCEPTED;
+}
+
 absl::Status ReplyStatus(const absl::StatusOr<redis::Reply>& reply) {
   return redis::ScriptStatus(reply, kDomain);
 }
@@ -337,7 +349,10 @@ return {'created', ARGV[1]}
   const v1::Application& app = application.stored.application;
   std::string id = IdOf(app.name());
   std::string applicant_id = IdOf(app.applicant());
-  redis_->Eval(
+  // Waits even when the script finds the application already created (a retry after
+  // UNAVAILABLE): WAIT then covers this connection's earlier writes, not necessarily that
+  // creation, but at least the retry is not answered while no replica is keeping up.
+  redis_->EvalAndWait(
       kCreate,
       {ApplicationKey(id), LiveKey(applicant_id),
        application.idempotency_key.empty() ? kNoKey : application.idempotency_key, "app:idx:all",
@@ -351,6 +366,7 @@ return {'created', ARGV[1]}
        Seconds(application.idempotency_ttl),
        application.offer_expire_time ? Millis(*application.offer_expire_time) : "",
        application.event.type, application.event.serialized},
+      wait_replicas_, wait_timeout_,
       [this, stored = application.stored,
        done = std::move(done)](absl::StatusOr<redis::Reply> reply) mutable {
         absl::Status s = ReplyStatus(reply);
@@ -521,7 +537,8 @@ return {ARGV[3], position}
   const char* offer_op = "none";
   if (write.offer_schedule == ApplicationWrite::OfferScheduleOp::kRemove) offer_op = "remove";
   if (write.offer_schedule == ApplicationWrite::OfferScheduleOp::kSet) offer_op = "set";
-  redis_->Eval(
+  int wait_replicas = TouchesAcceptance(app) ? wait_replicas_ : 0;
+  redis_->EvalAndWait(
       kWrite,
       {ApplicationKey(id), LiveKey(applicant_id), WaitlistKey(app.session()), kOfferExpiries,
        kReleases, ExperienceKey(applicant_id),
@@ -536,6 +553,7 @@ return {ARGV[3], position}
        write.experience ? write.experience->SerializeAsString() : "",
        Seconds(write.idempotency_ttl), write.event ? write.event->type : "",
        write.event ? write.event->serialized : ""},
+      wait_replicas, wait_timeout_,
       [next = write.next, done = std::move(done)](absl::StatusOr<redis::Reply> reply) mutable {
         absl::Status s = ReplyStatus(reply);
         if (!s.ok()) return done(s);

@@ -31,6 +31,7 @@
 // Every read-modify-write is one Lua script; state changes append their event in the same
 // script.
 
+#include "absl/time/time.h"
 #include "common/redis/redis_client.h"
 #include "services/applicant/applicant_store.h"
 
@@ -39,6 +40,17 @@ namespace clerkship::applicant {
 class RedisApplicantStore : public ApplicantStore {
  public:
   explicit RedisApplicantStore(redis::Client* redis) : redis_(redis) {}
+
+  // Writes that must survive a Redis failover wait (Redis WAIT) until `replicas` replicas
+  // have them, and fail with UNAVAILABLE otherwise (the write stays on the master; the
+  // client retries or reads it back). They are: every application creation (a
+  // submission, or an offer from a published placement round), and every write that takes
+  // an application into or out of ACCEPTED, which the catalog's seat confirmation (which
+  // waits the same way) must not outlive. 0, the default, does not wait.
+  void SetDurableWait(int replicas, absl::Duration timeout) {
+    wait_replicas_ = replicas;
+    wait_timeout_ = timeout;
+  }
 
   void CreateApplicant(const v1::Applicant& applicant, const std::string& email_digest,
                        const std::string& idempotency_key, Done<v1::Applicant> done) override;
@@ -94,6 +106,8 @@ class RedisApplicantStore : public ApplicantStore {
              Done<std::vector<std::string>> done);
 
   redis::Client* redis_;
+  int wait_replicas_ = 0;
+  absl::Duration wait_timeout_ = absl::Milliseconds(250);
 };
 
 }  // namespace clerkship::applicant

@@ -9,8 +9,16 @@ local NO_START = 99999999
 
 local function int(n) return string.format('%d', n) end
 
+local char = string.char
+
 -- Protobuf wire encoding, for the seat.* events whose payload only the script knows.
+-- Tags, lengths and most values take one or two bytes; those skip the general loop (its
+-- table and per-byte strings made a seat event cost ~15 us of Redis CPU).
 local function pb_varint(n)
+  if n < 128 then return char(n) end
+  local low = n % 128
+  local high = (n - low) / 128
+  if high < 128 then return char(low + 128, high) end
   local out = {}
   repeat
     local b = n % 128
@@ -77,30 +85,67 @@ local function index_terms(rid, add)
   end
 end
 
+-- Records that a rotation, its sessions or their seats changed: cat:ver counts changes and
+-- cat:changed keeps each rotation's latest change number, so that an in-process copy of the
+-- catalog (RotationIndex) can fetch just what changed since the version it holds.
+local function mark_changed(rid)
+  redis.call('ZADD', 'cat:changed', redis.call('INCR', 'cat:ver'), rid)
+end
+
+-- Scores of members in a sorted set (false where absent), in batches that fit unpack().
+local function scores_of(key, members)
+  local out = {}
+  for i = 1, #members, 1000 do
+    local args = {'ZMSCORE', key}
+    for j = i, math.min(i + 999, #members) do args[#args + 1] = members[j] end
+    local scores = redis.call(unpack(args))
+    for j = 1, #args - 2 do out[#out + 1] = scores[j] end
+  end
+  return out
+end
+
 -- Recomputes the session-dependent indexes of a rotation: which of its sessions are open
 -- (and have a free seat), its earliest start and its free seats. Unpublished rotations
--- are taken out of them.
+-- are taken out of them. Every seat change runs this, so it reads each session once and
+-- writes a session's index entries only when they change (writes cost Redis several
+-- times what reads do inside a script).
 local function refresh_sessions(rid, now)
+  mark_changed(rid)
   local published = redis.call('HGET', rot_key(rid), 'state') == 'PUBLISHED'
   local next_start, next_free, seats = nil, nil, 0
-  for _, sid in ipairs(redis.call('ZRANGE', rot_sessions_key(rid), 0, -1)) do
-    local f = redis.call('HMGET', ses_key(rid, sid), 'start', 'close')
+  local sids = redis.call('ZRANGE', rot_sessions_key(rid), 0, -1)
+  local members = {}
+  for i, sid in ipairs(sids) do members[i] = rid .. '/' .. sid end
+  local listed, listed_free = {}, {}
+  if #members > 0 then
+    listed = scores_of('cat:idx:ses:start', members)
+    listed_free = scores_of('cat:idx:ses:avail', members)
+  end
+  local live_after = '(' .. int(now)
+  for i, sid in ipairs(sids) do
+    -- The fields seat_counts reads, in the same read.
+    local f = redis.call('HMGET', ses_key(rid, sid), 'start', 'close', 'capacity', 'confirmed')
     local start, close = tonumber(f[1]), tonumber(f[2])
-    local member = rid .. '/' .. sid
+    local member = members[i]
     if published and start and close and now < close then
-      local _, _, _, available = seat_counts(rid, sid, now)
-      redis.call('ZADD', 'cat:idx:ses:start', start, member)
+      local held = redis.call('ZCOUNT', seat_key(rid, sid, 'expiry'), live_after, '+inf')
+      local available = (tonumber(f[3]) or 0) - held - (tonumber(f[4]) or 0)
+      if tonumber(listed[i]) ~= start then
+        redis.call('ZADD', 'cat:idx:ses:start', start, member)
+      end
       if available > 0 then
-        redis.call('ZADD', 'cat:idx:ses:avail', start, member)
+        if tonumber(listed_free[i]) ~= start then
+          redis.call('ZADD', 'cat:idx:ses:avail', start, member)
+        end
         if not next_free or start < next_free then next_free = start end
-      else
+        seats = seats + available
+      elseif listed_free[i] then
         redis.call('ZREM', 'cat:idx:ses:avail', member)
       end
-      seats = seats + available
       if not next_start or start < next_start then next_start = start end
     else
-      redis.call('ZREM', 'cat:idx:ses:start', member)
-      redis.call('ZREM', 'cat:idx:ses:avail', member)
+      if listed[i] then redis.call('ZREM', 'cat:idx:ses:start', member) end
+      if listed_free[i] then redis.call('ZREM', 'cat:idx:ses:avail', member) end
     end
   end
   if published then
@@ -123,8 +168,12 @@ local function parse_record(record)
   return state, tonumber(a), tonumber(b)
 end
 
+-- Event id, time and actor from the caller, then (optional) the seat event's head as the
+-- caller serialized it: the Event's fields 1-6 and the SeatChange's session and rotation.
+-- Building those strings in Lua cost Redis's one thread more than the script's commands.
 local function stamp_from_argv(i)
-  return {id = ARGV[i], s = tonumber(ARGV[i + 1]), ns = tonumber(ARGV[i + 2]), actor = ARGV[i + 3]}
+  return {id = ARGV[i], s = tonumber(ARGV[i + 1]), ns = tonumber(ARGV[i + 2]), actor = ARGV[i + 3],
+          envelope = ARGV[i + 4], change_head = ARGV[i + 5]}
 end
 
 local SEAT_EVENT_FIELD = {['seat.held'] = 15, ['seat.confirmed'] = 16, ['seat.released'] = 17,
@@ -133,15 +182,19 @@ local SEAT_EVENT_FIELD = {['seat.held'] = 15, ['seat.confirmed'] = 16, ['seat.re
 -- Appends a seat.* event (events.v1.Event with a SeatChange payload) to cat:events.
 local function seat_event(event_type, rid, sid, holder, stamp, expire_ms, available, reason,
                           was_confirmed)
-  local session = session_name(rid, sid)
   local site = redis.call('HGET', ses_key(rid, sid), 'site') or ''
-  local change = pb_str(1, session) .. pb_str(2, 'rotations/' .. rid) ..
-                 pb_str(3, 'sites/' .. site) .. pb_str(4, holder)
-  if expire_ms then change = change .. pb_time_ms(5, expire_ms) end
-  change = change .. pb_uint(6, available) .. pb_str(7, reason) .. pb_bool(8, was_confirmed)
-  local event = pb_str(1, stamp.id) .. pb_str(2, event_type) .. pb_str(3, 'catalog') ..
-                pb_str(4, session) .. pb_msg(5, pb_uint(1, stamp.s) .. pb_uint(2, stamp.ns)) ..
-                pb_str(6, stamp.actor) .. pb_msg(SEAT_EVENT_FIELD[event_type], change)
+  local envelope, change_head = stamp.envelope, stamp.change_head
+  if not envelope or not change_head then
+    local session = session_name(rid, sid)
+    change_head = pb_str(1, session) .. pb_str(2, 'rotations/' .. rid)
+    envelope = pb_str(1, stamp.id) .. pb_str(2, event_type) .. pb_str(3, 'catalog') ..
+               pb_str(4, session) .. pb_msg(5, pb_uint(1, stamp.s) .. pb_uint(2, stamp.ns)) ..
+               pb_str(6, stamp.actor)
+  end
+  local change = change_head .. pb_str(3, 'sites/' .. site) .. pb_str(4, holder) ..
+                 (expire_ms and pb_time_ms(5, expire_ms) or '') .. pb_uint(6, available) ..
+                 pb_str(7, reason) .. pb_bool(8, was_confirmed)
+  local event = envelope .. pb_msg(SEAT_EVENT_FIELD[event_type], change)
   publish_event('cat:events', event_type, event)
 end
 
@@ -150,11 +203,12 @@ local function expire_hold(rid, sid, holder, now)
   local holders = seat_key(rid, sid, 'holders')
   local record = redis.call('HGET', holders, holder)
   if not record then
-    redis.call('ZREM', seat_key(rid, sid, 'expiry'), holder)
+    if redis.call('ZREM', seat_key(rid, sid, 'expiry'), holder) == 1 then mark_changed(rid) end
     return false
   end
   local state, hold_ms, expire_ms = parse_record(record)
   if state ~= 'H' or expire_ms > now then return false end
+  mark_changed(rid)
   redis.call('HDEL', holders, holder)
   redis.call('ZREM', seat_key(rid, sid, 'expiry'), holder)
   redis.call('ZREM', 'cat:holds', rid .. ':' .. sid .. ':' .. holder)
@@ -257,6 +311,7 @@ end
 redis.call('HSET', KEYS[1], 'pb', ARGV[2], 'etag', ARGV[3], 'state', 'DRAFT', 'site', ARGV[4],
            'tz', ARGV[5], 'ix', ARGV[6], 'fee', ARGV[7])
 redis.call('ZADD', 'cat:rots', 0, rid)
+mark_changed(rid)
 if ARGV[8] == '1' then redis.call('SET', KEYS[2], rid, 'EX', 86400) end
 return rotation_view(rid, now)
 )lua";
@@ -780,7 +835,61 @@ if more then page[#page] = nil end
 return view_rows(page, #ids, more)
 )lua";
 
-// ARGV: rotation id, session id, holder, expire ms, now ms, event id, time s, time ns, actor.
+// ARGV: mode ('all': every rotation, by id; 'changes': rotations changed since a version),
+// position (all: the last rotation id of the previous page, '' = first page; changes: the
+// version already held), page size.
+// Returns {cat:ver now, more (0/1), next position, then per rotation either {id} (gone) or
+// {id, pb, state, tz, index keys, fee, {{session id, start day, close ms, capacity,
+// confirmed, {holder, expire ms, ...}}, ...}}}. In 'changes' mode the next position is the
+// version the returned records bring the reader up to.
+const char kIndexSync[] = R"lua(
+local mode, limit = ARGV[1], tonumber(ARGV[3])
+local version = tonumber(redis.call('GET', 'cat:ver') or '0')
+local rids, more, next_pos = {}, 0, ''
+if mode == 'all' then
+  local start = ARGV[2] == '' and '-' or '(' .. ARGV[2]
+  rids = redis.call('ZRANGEBYLEX', 'cat:rots', start, '+', 'LIMIT', 0, limit)
+  if #rids == limit then
+    more, next_pos = 1, rids[#rids]
+  end
+else
+  local changed = redis.call('ZRANGEBYSCORE', 'cat:changed', '(' .. ARGV[2], '+inf',
+                             'WITHSCORES', 'LIMIT', 0, limit)
+  for i = 1, #changed, 2 do rids[#rids + 1] = changed[i] end
+  if #rids == limit then
+    more, next_pos = 1, changed[#changed]
+  else
+    next_pos = int(version)
+  end
+end
+local out = {version, more, next_pos}
+for _, rid in ipairs(rids) do
+  local f = redis.call('HMGET', rot_key(rid), 'pb', 'state', 'tz', 'ix', 'fee')
+  if f[1] then
+    local sessions = {}
+    for _, sid in ipairs(redis.call('ZRANGE', rot_sessions_key(rid), 0, -1)) do
+      local g = redis.call('HMGET', ses_key(rid, sid), 'start', 'close', 'capacity', 'confirmed')
+      sessions[#sessions + 1] = {sid, g[1] or '0', g[2] or '0', g[3] or '0', g[4] or '0',
+          redis.call('ZRANGE', seat_key(rid, sid, 'expiry'), 0, -1, 'WITHSCORES')}
+    end
+    out[#out + 1] = {rid, f[1], f[2] or '', f[3] or '', f[4] or '', f[5] or '0', sessions}
+  else
+    out[#out + 1] = {rid}
+  end
+end
+return out
+)lua";
+
+// ARGV: now ms, sweep limit. Sweeps lapsed holds and closed sessions (as the search script
+// does, so that seat.expired follows a search without waiting for the sweeper) and returns
+// cat:ver.
+const char kSweepAndVersion[] = R"lua(
+sweep(tonumber(ARGV[1]), tonumber(ARGV[2]))
+return redis.call('GET', 'cat:ver') or '0'
+)lua";
+
+// ARGV: rotation id, session id, holder, expire ms, now ms, event id, time s, time ns, actor,
+// event envelope, SeatChange head (see stamp_from_argv).
 const char kHoldSeat[] = R"lua(
 local rid, sid, holder, expire, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 if redis.call('EXISTS', ses_key(rid, sid)) == 0 then return not_found_session(rid, sid) end
@@ -807,7 +916,8 @@ seat_event('seat.held', rid, sid, holder, stamp_from_argv(6), expire, available 
 return record
 )lua";
 
-// ARGV: rotation id, session id, holder, now ms, event id, time s, time ns, actor.
+// ARGV: rotation id, session id, holder, now ms, event id, time s, time ns, actor,
+// event envelope, SeatChange head (see stamp_from_argv).
 const char kConfirmSeat[] = R"lua(
 local rid, sid, holder, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 if redis.call('EXISTS', ses_key(rid, sid)) == 0 then return not_found_session(rid, sid) end
@@ -829,12 +939,14 @@ redis.call('HSET', holders, holder, record)
 redis.call('ZREM', seat_key(rid, sid, 'expiry'), holder)
 redis.call('ZREM', 'cat:holds', rid .. ':' .. sid .. ':' .. holder)
 redis.call('HINCRBY', ses_key(rid, sid), 'confirmed', 1)
+mark_changed(rid)
 local _, _, _, available = seat_counts(rid, sid, now)
 seat_event('seat.confirmed', rid, sid, holder, stamp_from_argv(5), nil, available, '', false)
 return record
 )lua";
 
-// ARGV: rotation id, session id, holder, reason, now ms, event id, time s, time ns, actor.
+// ARGV: rotation id, session id, holder, reason, now ms, event id, time s, time ns, actor,
+// event envelope, SeatChange head (see stamp_from_argv).
 // Returns {released (0/1), free seats}.
 const char kReleaseSeat[] = R"lua(
 local rid, sid, holder, reason, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])

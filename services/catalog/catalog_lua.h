@@ -38,6 +38,10 @@
 //   cat:idx:seats                  zset rotation -> -(free seats over its open sessions)
 //   cat:idx:ses:start              zset "{r}/{s}" -> start day, open sessions
 //   cat:idx:ses:avail              zset "{r}/{s}" -> start day, open sessions with a free seat
+//   cat:ver                        change counter: incremented by every change of a
+//                                  rotation, its sessions or their seats
+//   cat:changed                    zset rotation id -> cat:ver of its latest change (what
+//                                  the in-process RotationIndex re-reads)
 //   cat:tmp:search:*               scratch keys of the search script, deleted before it ends
 // Events: stream cat:events.
 
@@ -61,5 +65,7 @@ extern const char kConfirmSeat[];
 extern const char kReleaseSeat[];
 extern const char kSeatInventory[];
 extern const char kSweep[];
+extern const char kIndexSync[];
+extern const char kSweepAndVersion[];
 
 }  // namespace clerkship::catalog::lua

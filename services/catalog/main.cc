@@ -18,12 +18,22 @@ int main(int argc, char** argv) {
   config.AddDuration("seat_sweep_interval", absl::Seconds(1),
                      "how often lapsed seat holds are swept (seat.expired events)",
                      absl::Milliseconds(10));
+  config.AddInt("redis_wait_replicas", 0,
+                "replicas that must acknowledge a seat confirmation (Redis WAIT) before it "
+                "succeeds; 0: do not wait",
+                0, 16);
+  config.AddDuration("redis_wait_timeout", absl::Milliseconds(250),
+                     "how long a seat confirmation waits for --redis_wait_replicas (WAIT holds "
+                     "its Redis connection meanwhile, so keep it short)",
+                     absl::Milliseconds(1));
   config.ParseOrExit(argc, argv);
   InitLogging(config, "catalog");
 
   auto redis = redis::Client::Create(RedisOptionsFromConfig(config));
   catalog::RedisCatalogStore catalog_store(redis.get());
   catalog::RedisSeatStore seat_store(redis.get());
+  seat_store.SetConfirmWait(static_cast<int>(config.GetInt("redis_wait_replicas")),
+                            config.GetDuration("redis_wait_timeout"));
   catalog::CatalogServiceImpl catalog_service(&catalog_store, Clock::Real());
   catalog::SeatInventoryServiceImpl seat_service(&seat_store, Clock::Real());
   catalog::SeatSweeper sweeper(&seat_store, Clock::Real(),
@@ -38,6 +48,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   sweeper.Start();
+  catalog_store.LoadIndex();  // before the first search or GetRotation needs it
   runner.RunUntilSignalled();
   sweeper.Stop();
   return 0;

@@ -4,10 +4,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/events/events.h"
 #include "common/status/status.h"
 #include "services/catalog/catalog_lua.h"
 #include "services/catalog/redis_codec.h"
+#include "services/catalog/rotation_index.h"
+#include "absl/synchronization/mutex.h"
 
 namespace clerkship::catalog {
 namespace {
@@ -87,6 +91,7 @@ const char* TransitionName(RotationTransition t) {
 
 const char* SearchPlanName(RedisCatalogStore::SearchPlan plan) {
   switch (plan) {
+    case RedisCatalogStore::SearchPlan::kLuaAuto: break;
     case RedisCatalogStore::SearchPlan::kEvaluateCandidates: return "evaluate";
     case RedisCatalogStore::SearchPlan::kWalkIndex: return "walk";
     case RedisCatalogStore::SearchPlan::kMaterialize: return "materialize";
@@ -104,7 +109,223 @@ const char* OrderName(SearchOrder order) {
   return "start";
 }
 
+absl::Status RotationNotFound(const std::string& rotation_id) {
+  return ErrorWithInfo(absl::StatusCode::kNotFound,
+                       absl::StrCat("rotation rotations/", rotation_id, " not found"),
+                       "ROTATION_NOT_FOUND", kDomain);
+}
+
+// One rotation of an index sync reply (kIndexSync): {id} when it is gone, else
+// {id, pb, state, tz, index keys, fee, sessions}.
+absl::Status ParseIndexedRotation(const Reply& r, IndexedRotation* out, bool* gone) {
+  const std::vector<Reply>& e = r.elements;
+  if (!r.is_array() || e.empty()) return CorruptRecord();
+  out->id = e[0].str;
+  *gone = e.size() == 1;
+  if (*gone) return absl::OkStatus();
+  if (e.size() < 7 || !e[6].is_array()) return CorruptRecord();
+  if (!out->rotation.ParseFromString(e[1].str)) return CorruptRecord();
+  out->state = StateNamed(e[2].str);
+  out->time_zone = e[3].str;
+  constexpr absl::string_view kTermPrefix = "cat:idx:";
+  for (absl::string_view key : absl::StrSplit(e[4].str, '\n', absl::SkipEmpty())) {
+    if (absl::ConsumePrefix(&key, kTermPrefix)) out->terms.emplace_back(key);
+  }
+  out->fee_cents = IntegerOr(e[5], 0);
+  for (const Reply& s : e[6].elements) {
+    const std::vector<Reply>& f = s.elements;
+    if (!s.is_array() || f.size() < 6) return CorruptRecord();
+    IndexedSession session;
+    session.id = f[0].str;
+    session.start_day = IntegerOr(f[1], 0);
+    session.close_ms = IntegerOr(f[2], 0);
+    session.capacity = IntegerOr(f[3], 0);
+    session.confirmed = IntegerOr(f[4], 0);
+    for (size_t i = 1; i < f[5].elements.size(); i += 2) {
+      session.hold_expiries_ms.push_back(IntegerOr(f[5].elements[i], 0));
+    }
+    out->sessions.push_back(std::move(session));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+// Keeps the RotationIndex in step with Redis. Readers compare the index's version with
+// cat:ver (read in Redis at the time of their call) and, when the index is behind, wait for
+// a sync: one Redis call at a time fetches the rotations changed since (cat:changed), or,
+// the first time, every rotation page by page followed by the changes made meanwhile.
+// Concurrent readers share the sync steps.
+class RedisCatalogStore::IndexSync : public std::enable_shared_from_this<IndexSync> {
+ public:
+  explicit IndexSync(redis::Client* redis) : redis_(redis) {}
+
+  // Runs `ready` once the index holds version `version` or later (on this thread if it
+  // already does, else on the Redis event loop), or with the error that stopped the sync.
+  void WhenAtLeast(int64_t version, std::function<void(absl::Status)> ready) {
+    bool start = false, now_ready = false;
+    {
+      absl::MutexLock lock(&mu_);
+      Waiter w{version, std::move(ready), 0};
+      if (version < applied_) {
+        // cat:ver read lower than the index holds: a reply that another connection's
+        // overtook, or Redis lost its latest writes (restarted without them, or emptied).
+        // Only a sync step sent from now on can tell (see Applied); wait for one.
+        w.version = applied_;
+        w.min_step = steps_sent_ + 1;
+      }
+      if (applied_ >= w.version && steps_done_ >= w.min_step) {
+        now_ready = true;
+        ready = std::move(w.ready);
+      } else {
+        waiters_.push_back(std::move(w));
+        if (!syncing_) syncing_ = start = true;
+      }
+    }
+    if (now_ready) return ready(absl::OkStatus());
+    if (start) Step();
+  }
+
+  // Calls `read` with the index and the version it holds (-1: not loaded yet), under the
+  // reader lock.
+  template <typename F>
+  void Read(F read) const {
+    absl::ReaderMutexLock lock(&mu_);
+    read(index_, applied_);
+  }
+
+ private:
+  struct Waiter {
+    int64_t version;
+    std::function<void(absl::Status)> ready;
+    uint64_t min_step;  // the sync step that must have completed too (0: none)
+  };
+
+  void Step() {
+    static const redis::Script kScript = CatalogScript(lua::kIndexSync);
+    std::string mode, position;
+    uint64_t generation, step;
+    {
+      absl::MutexLock lock(&mu_);
+      mode = loading_all_ ? "all" : "changes";
+      position = loading_all_ ? load_after_ : absl::StrCat(position_);
+      generation = generation_;
+      step = ++steps_sent_;
+    }
+    redis_->Eval(kScript, {}, {mode, position, absl::StrCat(kIndexSyncBatch)},
+                 [self = shared_from_this(), generation, step](absl::StatusOr<Reply> reply) {
+                   self->Applied(generation, step, std::move(reply));
+                 });
+  }
+
+  void Applied(uint64_t generation, uint64_t step, absl::StatusOr<Reply> reply) {
+    absl::Status status = ReplyStatus(reply);
+    std::vector<IndexedRotation> records;
+    std::vector<std::string> gone;
+    int64_t version = 0, next_version = 0;
+    bool more = false;
+    std::string next_position;
+    if (status.ok()) {
+      const std::vector<Reply>& e = reply->elements;
+      if (e.size() < 3) status = CorruptRecord();
+      if (status.ok()) {
+        version = IntegerOr(e[0], 0);
+        more = IntegerOr(e[1], 0) == 1;
+        next_position = e[2].str;
+        next_version = IntegerOr(e[2], 0);
+        for (size_t i = 3; i < e.size() && status.ok(); ++i) {
+          IndexedRotation r;
+          bool is_gone = false;
+          status = ParseIndexedRotation(e[i], &r, &is_gone);
+          if (!status.ok()) break;
+          if (is_gone) {
+            gone.push_back(r.id);
+          } else {
+            records.push_back(std::move(r));
+          }
+        }
+      }
+    }
+    std::vector<Waiter> ready;
+    bool again = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (generation != generation_) {
+        again = true;  // the index was reset meanwhile: start its load
+      } else if (!status.ok()) {
+        ready.swap(waiters_);
+        syncing_ = false;
+      } else if (!loading_all_ && (version < applied_ || version < position_)) {
+        // Steps run one after another, so cat:ver can only be lower than an earlier step
+        // saw if Redis lost writes: nothing the index holds can be trusted; load it all
+        // again, and let waiters settle for what Redis holds now.
+        index_ = RotationIndex();
+        applied_ = -1;
+        position_ = 0;
+        loading_all_ = true;
+        load_after_.clear();
+        load_base_ = -1;
+        ++generation_;
+        for (Waiter& w : waiters_) {
+          w.version = std::min(w.version, version);
+          w.min_step = 0;
+        }
+        again = true;
+      } else {
+        steps_done_ = step;
+        for (IndexedRotation& r : records) index_.Upsert(std::move(r));
+        for (const std::string& id : gone) index_.Remove(id);
+        if (loading_all_) {
+          // Changes made while the pages are read are caught up from the version the first
+          // page saw.
+          if (load_base_ < 0) load_base_ = version;
+          if (more) {
+            load_after_ = next_position;
+          } else {
+            loading_all_ = false;
+            position_ = load_base_;
+          }
+        } else {
+          position_ = next_version;
+          if (!more) applied_ = std::max(applied_, next_version);
+        }
+        std::vector<Waiter> waiting;
+        for (Waiter& w : waiters_) {
+          bool done = w.version <= applied_ && steps_done_ >= w.min_step;
+          (done ? ready : waiting).push_back(std::move(w));
+        }
+        waiters_.swap(waiting);
+        again = more || loading_all_ || !waiters_.empty();
+        if (!again) syncing_ = false;
+      }
+    }
+    if (again) Step();
+    for (Waiter& w : ready) w.ready(status);
+  }
+
+  redis::Client* redis_;
+  mutable absl::Mutex mu_;
+  RotationIndex index_ ABSL_GUARDED_BY(mu_);
+  int64_t applied_ ABSL_GUARDED_BY(mu_) = -1;   // cat:ver the index is complete for
+  int64_t position_ ABSL_GUARDED_BY(mu_) = 0;   // changes after this are still to fetch
+  bool loading_all_ ABSL_GUARDED_BY(mu_) = true;
+  std::string load_after_ ABSL_GUARDED_BY(mu_);
+  int64_t load_base_ ABSL_GUARDED_BY(mu_) = -1;
+  bool syncing_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;  // counts full reloads after lost writes
+  uint64_t steps_sent_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t steps_done_ ABSL_GUARDED_BY(mu_) = 0;  // the last step applied
+  std::vector<Waiter> waiters_ ABSL_GUARDED_BY(mu_);
+};
+
+RedisCatalogStore::RedisCatalogStore(redis::Client* redis)
+    : redis_(redis), index_(std::make_shared<IndexSync>(redis)) {}
+
+RedisCatalogStore::~RedisCatalogStore() = default;
+
+void RedisCatalogStore::LoadIndex() {
+  index_->WhenAtLeast(0, [](absl::Status) {});
+}
 
 std::string TermKey(const std::string& term) { return absl::StrCat("cat:idx:", term); }
 
@@ -208,13 +429,35 @@ void RedisCatalogStore::CreateRotation(const RotationWrite& write, const std::st
 
 void RedisCatalogStore::GetRotation(const std::string& rotation_id, absl::Time now,
                                     Done<StoredRotation> done) {
-  static const redis::Script kScript = CatalogScript(lua::kGetRotation);
-  redis_->Eval(kScript, {}, {rotation_id, Millis(now)},
-               [done = std::move(done)](absl::StatusOr<Reply> reply) {
-                 absl::Status s = ReplyStatus(reply);
-                 if (!s.ok()) return done(s);
-                 done(RotationFromView(reply->elements, 0));
-               });
+  // From the in-process index, at least as fresh as Redis at the time of a plain GET of
+  // cat:ver: the view is taken first (on this thread) and used if that GET shows no change
+  // since; otherwise the index catches up and the view is taken again.
+  auto view = [rotation_id, now](const RotationIndex& index) -> absl::StatusOr<StoredRotation> {
+    std::optional<StoredRotation> r = index.View(rotation_id, now);
+    if (!r) return RotationNotFound(rotation_id);
+    return std::move(*r);
+  };
+  int64_t seen = -1;
+  absl::StatusOr<StoredRotation> early = absl::UnknownError("not read");
+  index_->Read([&](const RotationIndex& index, int64_t version) {
+    seen = version;
+    if (version >= 0) early = view(index);
+  });
+  redis_->Command(
+      {"GET", "cat:ver"},
+      [index = index_, seen, early = std::move(early), view,
+       done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+        absl::Status s = ReplyStatus(reply);
+        if (!s.ok()) return done(s);
+        int64_t version = IntegerOr(*reply, 0);
+        if (seen >= 0 && version == seen) return done(std::move(early));
+        index->WhenAtLeast(version, [index, view, done = std::move(done)](absl::Status s) {
+          if (!s.ok()) return done(s);
+          absl::StatusOr<StoredRotation> out = absl::UnknownError("not read");
+          index->Read([&](const RotationIndex& i, int64_t) { out = view(i); });
+          done(std::move(out));
+        });
+      });
 }
 
 void RedisCatalogStore::WriteRotation(RotationTransition transition,
@@ -317,6 +560,42 @@ void RedisCatalogStore::ListSessions(const std::string& rotation_id,
 void RedisCatalogStore::SearchRotations(const SearchQuery& query,
                                         const std::optional<SearchCursor>& cursor, int limit,
                                         absl::Time now, Done<SearchPage> done) {
+  if (search_plan_ != SearchPlan::kAuto) {
+    return SearchWithScript(query, cursor, limit, now, std::move(done));
+  }
+  // Evaluated in process over the index (see GetRotation for how freshness is kept). The
+  // script that reads cat:ver also sweeps lapsed holds, as the search script did, so that
+  // seat.expired follows a search without waiting for the sweeper.
+  static const redis::Script kVersion = CatalogScript(lua::kSweepAndVersion);
+  auto search = [query, cursor, limit, now](const RotationIndex& index) {
+    return index.Search(query, cursor, limit, now);
+  };
+  int64_t seen = -1;
+  SearchPage early;
+  index_->Read([&](const RotationIndex& index, int64_t version) {
+    seen = version;
+    if (version >= 0) early = search(index);
+  });
+  redis_->Eval(
+      kVersion, {}, {Millis(now), absl::StrCat(kSearchSweepLimit)},
+      [index = index_, seen, early = std::move(early), search = std::move(search),
+       done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+        absl::Status s = ReplyStatus(reply);
+        if (!s.ok()) return done(s);
+        int64_t version = IntegerOr(*reply, 0);
+        if (seen >= 0 && version == seen) return done(std::move(early));
+        index->WhenAtLeast(version, [index, search, done = std::move(done)](absl::Status s) {
+          if (!s.ok()) return done(s);
+          SearchPage page;
+          index->Read([&](const RotationIndex& i, int64_t) { page = search(i); });
+          done(std::move(page));
+        });
+      });
+}
+
+void RedisCatalogStore::SearchWithScript(const SearchQuery& query,
+                                         const std::optional<SearchCursor>& cursor, int limit,
+                                         absl::Time now, Done<SearchPage> done) {
   static const redis::Script kScript = CatalogScript(lua::kSearch);
   auto optional_day = [](const std::optional<int64_t>& day) {
     return day ? absl::StrCat(*day) : std::string();

@@ -6,6 +6,7 @@
 // only succeeds if the etag it was read at is still current (compare-and-set).
 
 #include <atomic>
+#include <memory>
 
 #include "common/redis/redis_client.h"
 #include "services/catalog/catalog_store.h"
@@ -14,7 +15,12 @@ namespace clerkship::catalog {
 
 class RedisCatalogStore : public CatalogStore {
  public:
-  explicit RedisCatalogStore(redis::Client* redis) : redis_(redis) {}
+  explicit RedisCatalogStore(redis::Client* redis);
+  ~RedisCatalogStore() override;
+
+  // Starts loading the in-process rotation index (RotationIndex), which GetRotation and
+  // SearchRotations answer from; without this call the first of them loads it.
+  void LoadIndex();
 
   void CreateSite(const v1::Site& site, const std::string& request_id,
                   Done<v1::Site> done) override;
@@ -48,14 +54,25 @@ class RedisCatalogStore : public CatalogStore {
   // How many lapsed holds / closed sessions a search sweeps before it reads the indexes.
   static constexpr int kSearchSweepLimit = 200;
 
-  // How searches are answered (see kSearch in catalog_lua.cc): as the script chooses, or,
-  // for tests, by one strategy wherever it applies.
-  enum class SearchPlan { kAuto, kEvaluateCandidates, kWalkIndex, kMaterialize };
+  // How searches are answered: kAuto (production) evaluates them in process over the
+  // RotationIndex; the others run the search script (kSearch in catalog_lua.cc), as its own
+  // planner chooses (kLuaAuto) or, for tests, by one strategy wherever it applies.
+  enum class SearchPlan { kAuto, kEvaluateCandidates, kWalkIndex, kMaterialize, kLuaAuto };
   void set_search_plan(SearchPlan plan) { search_plan_ = plan; }
 
+  // Rotations fetched per index sync step.
+  static constexpr int kIndexSyncBatch = 500;
+
+  class IndexSync;
+
  private:
+  void SearchWithScript(const SearchQuery& query, const std::optional<SearchCursor>& cursor,
+                        int limit, absl::Time now, Done<SearchPage> done);
+
   redis::Client* redis_;
   std::atomic<SearchPlan> search_plan_{SearchPlan::kAuto};
+  // Shared with the callbacks of Redis calls in flight, which may outlive the store.
+  std::shared_ptr<IndexSync> index_;
 };
 
 // The Redis key of a search term's index set.

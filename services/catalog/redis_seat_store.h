@@ -13,6 +13,14 @@ class RedisSeatStore : public SeatStore {
  public:
   explicit RedisSeatStore(redis::Client* redis) : redis_(redis) {}
 
+  // Seat confirmations must survive a Redis failover: with replicas > 0 each one waits
+  // (Redis WAIT) until that many replicas have it, and fails with UNAVAILABLE otherwise
+  // (the applicant retries; ConfirmSeat is idempotent). 0, the default, does not wait.
+  void SetConfirmWait(int replicas, absl::Duration timeout) {
+    confirm_wait_replicas_ = replicas;
+    confirm_wait_timeout_ = timeout;
+  }
+
   void HoldSeat(const SeatKey& key, const std::string& holder, absl::Time expire,
                 const EventStamp& stamp, absl::Time now, Done<v1::SeatHold> done) override;
   void ConfirmSeat(const SeatKey& key, const std::string& holder, const EventStamp& stamp,
@@ -26,6 +34,8 @@ class RedisSeatStore : public SeatStore {
 
  private:
   redis::Client* redis_;
+  int confirm_wait_replicas_ = 0;
+  absl::Duration confirm_wait_timeout_ = absl::Milliseconds(250);
 };
 
 }  // namespace clerkship::catalog

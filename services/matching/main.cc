@@ -9,6 +9,7 @@
 #include "common/logging/log.h"
 #include "common/redis/redis_client.h"
 #include "common/server/server_runner.h"
+#include "common/tls/tls.h"
 #include "services/matching/catalog_cache.h"
 #include "services/matching/matching_service.h"
 #include "services/matching/redis_round_store.h"
@@ -60,19 +61,19 @@ int main(int argc, char** argv) {
       "promotion_claim_lease", absl::Seconds(60),
       "how long a replica holds a freed seat before another may retry it",
       absl::Seconds(1));
+  tls::AddClientTlsFlags(&config);
   config.ParseOrExit(argc, argv);
   InitLogging(config, "matching");
 
   redis::ClientOptions redis_options = RedisOptionsFromConfig(config);
   auto redis = redis::Client::Create(redis_options);
   const absl::Duration rpc_timeout = config.GetDuration("rpc_timeout");
+  const tls::ClientTlsConfig client_tls = tls::ClientTlsFromConfigOrExit(config);
   matching::CatalogClient catalog(
-      grpc::CreateChannel(config.GetString("catalog_addr"),
-                          grpc::InsecureChannelCredentials()),
+      tls::CreateChannel(config.GetString("catalog_addr"), client_tls),
       rpc_timeout);
   matching::ApplicantClient applicants(
-      grpc::CreateChannel(config.GetString("applicant_addr"),
-                          grpc::InsecureChannelCredentials()),
+      tls::CreateChannel(config.GetString("applicant_addr"), client_tls),
       rpc_timeout);
 
   matching::CatalogCacheOptions cache_options;

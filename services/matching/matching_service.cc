@@ -222,8 +222,8 @@ grpc::ServerUnaryReactor* MatchingServiceImpl::RecommendRotations(
   call->response = response;
   call->applicant_name = request->applicant();
   call->limit = request->page_size() == 0 ? 10 : request->page_size();
-  call->fingerprint =
-      Fingerprint(absl::StrCat("recommend|", request->applicant()));
+  call->fingerprint = CallerFingerprint(
+      absl::StrCat("recommend|", request->applicant()), who.principal);
   if (!request->page_token().empty()) {
     absl::StatusOr<PageCursor> cursor =
         DecodePageToken(request->page_token(), call->fingerprint);
@@ -1018,9 +1018,10 @@ grpc::ServerUnaryReactor* MatchingServiceImpl::ListRoundResults(
   filter.applicant = request->applicant();
   filter.session = request->session();
   filter.limit = request->page_size() == 0 ? 100 : request->page_size();
-  const uint64_t fingerprint =
-      Fingerprint(absl::StrCat("results|", request->round(), "|",
-                               request->applicant(), "|", request->session()));
+  const uint64_t fingerprint = CallerFingerprint(
+      absl::StrCat("results|", request->round(), "|", request->applicant(), "|",
+                   request->session()),
+      who.principal);
   if (!request->page_token().empty()) {
     absl::StatusOr<PageCursor> cursor =
         DecodePageToken(request->page_token(), fingerprint);

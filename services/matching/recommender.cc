@@ -75,6 +75,27 @@ bool Better(const Candidate& a, const Candidate& b) {
 
 }  // namespace
 
+int32_t DateKey(const std::string& date) {
+  if (date.size() != 10 || date[4] != '-' || date[7] != '-') return -1;
+  int32_t key = 0;
+  for (int i : {0, 1, 2, 3, 5, 6, 8, 9}) {
+    if (date[i] < '0' || date[i] > '9') return -1;
+    key = key * 10 + (date[i] - '0');
+  }
+  return key;
+}
+
+const std::vector<SessionDateKeys>& CatalogRotation::DateKeys() const {
+  absl::call_once(date_keys_once_, [this] {
+    date_keys_.reserve(sessions.size());
+    for (const Session& s : sessions) {
+      date_keys_.push_back({DateKey(s.start_date()), DateKey(s.end_date()),
+                            DateKey(s.application_deadline())});
+    }
+  });
+  return date_keys_;
+}
+
 bool FitsAvailability(const Applicant& applicant, const Session& session,
                       const type::v1::DateRange** fitting_range) {
   if (fitting_range != nullptr) *fitting_range = nullptr;
@@ -97,18 +118,20 @@ bool AcceptingOn(const Rotation& rotation, const Session& session,
   return today_in_site_tz <= session.application_deadline();
 }
 
-ScoreParts ScoreSession(const Applicant& applicant, const Rotation& rotation,
-                        const Session& session) {
+namespace {
+
+// ScoreSession, for a session whose fit with the applicant's availability is
+// already known (`fits`: FitsAvailability's answer).
+ScoreParts ScoreFittingSession(const Applicant& applicant,
+                               const Rotation& rotation, const Session& session,
+                               bool fits) {
   ScoreParts parts;
   int rank = SpecialtyRank(applicant, rotation.specialty());
   if (rank >= 0)
     parts.specialty = std::max(0.0, kSpecialtyWeight - kSpecialtyStep * rank);
 
-  const type::v1::DateRange* range = nullptr;
-  if (applicant.availability_size() > 0 &&
-      FitsAvailability(applicant, session, &range) && range != nullptr) {
-    parts.dates = kDatesWeight;
-  }
+  // FitsAvailability names a range exactly when availability is stated.
+  if (applicant.availability_size() > 0 && fits) parts.dates = kDatesWeight;
   if (InPreferredState(applicant, rotation.us_state()))
     parts.location = kLocationWeight;
 
@@ -131,6 +154,14 @@ ScoreParts ScoreSession(const Applicant& applicant, const Rotation& rotation,
   if (rotation.lor_offered()) parts.letter = kLetterWeight;
   parts.seats = std::min(std::max(session.seats_available(), 0), kSeatsCap);
   return parts;
+}
+
+}  // namespace
+
+ScoreParts ScoreSession(const Applicant& applicant, const Rotation& rotation,
+                        const Session& session) {
+  return ScoreFittingSession(applicant, rotation, session,
+                             FitsAvailability(applicant, session, nullptr));
 }
 
 std::vector<std::string> ExplainSession(const Applicant& applicant,
@@ -233,28 +264,69 @@ RecommendResult Recommend(const Applicant& applicant,
                           const RecommendQuery& query) {
   // Today differs by site time zone; there are few zones, so compute each once.
   absl::flat_hash_map<std::string, std::string> today_by_zone;
+  std::vector<std::pair<std::string, std::string>> recent_zones;
   std::vector<Candidate> candidates;
+  // The same tests as AcceptingOn and FitsAvailability, on integer date keys
+  // where every date involved is well formed (they then compare exactly as the
+  // strings do), else on the strings.
+  std::vector<std::pair<int32_t, int32_t>> ranges;
+  bool ranges_ok = true;
+  for (const type::v1::DateRange& range : applicant.availability()) {
+    ranges.emplace_back(DateKey(range.start_date()), DateKey(range.end_date()));
+    ranges_ok = ranges_ok && ranges.back().first >= 0 && ranges.back().second >= 0;
+  }
+  auto fits = [&](const Session& session, const SessionDateKeys& keys) {
+    if (ranges.empty()) return true;
+    if (!ranges_ok || keys.start < 0 || keys.end < 0) {
+      return FitsAvailability(applicant, session, nullptr);
+    }
+    for (const auto& [from, to] : ranges) {
+      if (from <= keys.start && keys.end <= to) return true;
+    }
+    return false;
+  };
   for (const CatalogRotation* entry : catalog) {
     const Rotation& rotation = entry->rotation;
     if (rotation.state() != Rotation::PUBLISHED) continue;
-    std::string today;
+    const std::string* today = nullptr;
     if (!entry->site_time_zone.empty()) {
-      auto it = today_by_zone.find(entry->site_time_zone);
-      if (it == today_by_zone.end()) {
-        it = today_by_zone
-                 .emplace(entry->site_time_zone,
-                          TodayIn(entry->site_time_zone, query.now))
-                 .first;
+      // Few zones: a short list is quicker to search than hashing every name.
+      for (const auto& [zone, day] : recent_zones) {
+        if (zone == entry->site_time_zone) {
+          today = &day;
+          break;
+        }
       }
-      today = it->second;
+      if (today == nullptr) {
+        auto it = today_by_zone.find(entry->site_time_zone);
+        if (it == today_by_zone.end()) {
+          it = today_by_zone
+                   .emplace(entry->site_time_zone,
+                            TodayIn(entry->site_time_zone, query.now))
+                   .first;
+        }
+        today = &it->second;
+        if (recent_zones.size() < 16) recent_zones.emplace_back(it->first, it->second);
+      }
     }
+    const int32_t today_key = today != nullptr ? DateKey(*today) : -1;
+    const std::vector<SessionDateKeys>& keys = entry->DateKeys();
     bool checked = false;
     bool eligible = false;
-    for (const Session& session : entry->sessions) {
+    for (size_t i = 0; i < entry->sessions.size(); ++i) {
+      const Session& session = entry->sessions[i];
       if (session.seats_available() <= 0) continue;
-      if (!AcceptingOn(rotation, session, today)) continue;
-      if (!FitsAvailability(applicant, session, nullptr)) continue;
-      if (query.excluded_sessions.contains(session.name())) continue;
+      if (today == nullptr || today_key < 0 || keys[i].deadline < 0) {
+        if (!AcceptingOn(rotation, session, today ? *today : std::string())) continue;
+      } else if (today_key > keys[i].deadline) {
+        continue;  // AcceptingOn: today <= deadline (the rotation is PUBLISHED)
+      }
+      if (!fits(session, keys[i])) continue;
+      // Most applicants have no live application: skip hashing the name then.
+      if (!query.excluded_sessions.empty() &&
+          query.excluded_sessions.contains(session.name())) {
+        continue;
+      }
       // Eligibility is per rotation, and the dearest check here: run it once,
       // lazily.
       if (!checked) {
@@ -262,7 +334,8 @@ RecommendResult Recommend(const Applicant& applicant,
         checked = true;
       }
       if (!eligible) break;
-      ScoreParts parts = ScoreSession(applicant, rotation, session);
+      ScoreParts parts =
+          ScoreFittingSession(applicant, rotation, session, /*fits=*/true);
       candidates.push_back({RoundScore(parts.total()), entry, &session, parts});
     }
   }

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/call_once.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
 #include "clerkship/applicant/v1/applicant.pb.h"
@@ -34,13 +35,42 @@
 
 namespace clerkship::matching {
 
+// A session's dates as integers that compare like the "YYYY-MM-DD" strings
+// (year * 10000 + month * 100 + day), -1 where a date is not in that form.
+struct SessionDateKeys {
+  int32_t start = -1;
+  int32_t end = -1;
+  int32_t deadline = -1;
+};
+
+// "YYYY-MM-DD" as year * 10000 + month * 100 + day; -1 for anything else.
+int32_t DateKey(const std::string& date);
+
 // A published rotation with its sessions, as the catalog cache keeps it.
 struct CatalogRotation {
+  CatalogRotation() = default;
+  // Copies start without the date keys: the copy is usually about to change.
+  CatalogRotation(const CatalogRotation& other)
+      : rotation(other.rotation),
+        site_time_zone(other.site_time_zone),
+        sessions(other.sessions) {}
+  CatalogRotation& operator=(const CatalogRotation&) = delete;
+
   catalog::v1::Rotation rotation;
   // The site's IANA time zone, in which application deadlines are days. Empty
   // when unknown: the session's own accepting_applications flag is used then.
   std::string site_time_zone;
   std::vector<catalog::v1::Session> sessions;
+
+  // The sessions' date keys, computed on first use and kept: the recommender
+  // compares integers it finds next to each other instead of reaching for three
+  // strings per session. An entry must not change once it has been read this
+  // way (the catalog cache replaces entries, it never changes them).
+  const std::vector<SessionDateKeys>& DateKeys() const;
+
+ private:
+  mutable absl::once_flag date_keys_once_;
+  mutable std::vector<SessionDateKeys> date_keys_;
 };
 
 // Why an applicant may not take a rotation (a CheckEligibility reason).

@@ -8,6 +8,7 @@
 #include "common/config/config.h"
 #include "common/logging/log.h"
 #include "common/server/server_runner.h"
+#include "common/tls/tls.h"
 #include "services/notification/notification_flags.h"
 #include "services/notification/notification_runtime.h"
 
@@ -26,7 +27,10 @@ int main(int argc, char** argv) {
   AddServerFlags(&config, 50054, 9104);
   AddRedisFlags(&config);
   notification::AddNotificationFlags(&config);
+  tls::AddClientTlsFlags(&config);
   config.ParseOrExit(argc, argv);
+  // The runtime's channels to applicant and matching use it.
+  tls::SetDefaultClientTls(tls::ClientTlsFromConfigOrExit(config));
   InitLogging(config, "notification");
 
   // The runner is destroyed first (explicitly, below): its server calls into the service,

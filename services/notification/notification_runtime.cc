@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "common/logging/log.h"
+#include "common/tls/tls.h"
 
 namespace clerkship::notification {
 
@@ -21,7 +22,7 @@ NotificationRuntime::NotificationRuntime(NotificationOptions options, Clock* clo
       directory_ = std::make_unique<NoRecipientDirectory>();
     } else {
       directory_ = std::make_unique<GrpcRecipientDirectory>(
-          grpc::CreateChannel(options_.applicant_addr, grpc::InsecureChannelCredentials()),
+          tls::CreateChannel(options_.applicant_addr, tls::DefaultClientTls()),
           options_.backend_timeout, options_.profile_cache_ttl);
     }
   }
@@ -30,7 +31,7 @@ NotificationRuntime::NotificationRuntime(NotificationOptions options, Clock* clo
       rounds_ = std::make_unique<NoRoundResults>();
     } else {
       rounds_ = std::make_unique<GrpcRoundResults>(
-          grpc::CreateChannel(options_.matching_addr, grpc::InsecureChannelCredentials()),
+          tls::CreateChannel(options_.matching_addr, tls::DefaultClientTls()),
           options_.backend_timeout);
     }
   }

@@ -251,11 +251,16 @@ local rid = ARGV[1]
 trim_inbox(rid, tonumber(ARGV[4]), ARGV[5])
 local ids = redis.call('ZREVRANGEBYLEX', KEYS[1], ARGV[2], '-', 'LIMIT', 0, tonumber(ARGV[3]))
 local out = {redis.call('ZCARD', 'ntf:unread:' .. rid)}
-for _, id in ipairs(ids) do
-  local rec = redis.call('GET', 'ntf:n:' .. rid .. ':' .. id)
-  if rec then
-    out[#out + 1] = rec
-    out[#out + 1] = redis.call('HGET', 'ntf:readtime:' .. rid, id) or ''
+if #ids == 0 then return out end
+-- The page's records and read times in two commands rather than two per notification.
+local keys = {}
+for i, id in ipairs(ids) do keys[i] = 'ntf:n:' .. rid .. ':' .. id end
+local recs = redis.call('MGET', unpack(keys))
+local read = redis.call('HMGET', 'ntf:readtime:' .. rid, unpack(ids))
+for i = 1, #ids do
+  if recs[i] then
+    out[#out + 1] = recs[i]
+    out[#out + 1] = read[i] or ''
   end
 end
 return out

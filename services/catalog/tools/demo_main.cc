@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "common/config/config.h"
 #include "common/logging/log.h"
+#include "common/tls/tls.h"
 #include "services/catalog/tools/demo_catalog.h"
 
 int main(int argc, char** argv) {
@@ -29,11 +30,12 @@ int main(int argc, char** argv) {
                 int64_t{1} << 62);
   config.AddDuration("connect_timeout", absl::Seconds(30),
                      "how long to wait for the catalog service to come up", absl::Seconds(1));
+  tls::AddClientTlsFlags(&config);
   config.ParseOrExit(argc, argv);
   log::SetService("catalog-demo");
 
   auto channel =
-      grpc::CreateChannel(config.GetString("catalog_addr"), grpc::InsecureChannelCredentials());
+      tls::CreateChannel(config.GetString("catalog_addr"), tls::ClientTlsFromConfigOrExit(config));
   auto deadline = std::chrono::system_clock::now() +
                   absl::ToChronoSeconds(config.GetDuration("connect_timeout"));
   if (!channel->WaitForConnected(deadline)) {

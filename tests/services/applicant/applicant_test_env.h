@@ -157,6 +157,9 @@ class ApplicantTestEnv : public ::testing::Test {
     ao.service_name = "applicant";
     ao.listen_address = "127.0.0.1:0";
     ao.drain_period = absl::ZeroDuration();
+    // Every call logged, so that the tests that look for personal data in the logs see
+    // the access log of successful calls too.
+    ao.access_log.mode = AccessLogPolicy::Mode::kAll;
     applicant_runner_ = std::make_unique<ServerRunner>(ao);
     applicant_runner_->AddService(service_.get(), v1::ApplicantService::service_full_name());
     applicant_runner_->TrackRedisHealth(redis_.get());

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "absl/strings/ascii.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/civil_time.h"
 #include "tests/services/catalog/catalog_test_env.h"
 #include "tests/services/catalog/generated_catalog.h"
@@ -462,12 +463,14 @@ TEST_F(SearchTest, EveryInvalidFieldIsNamed) {
 
 INSTANTIATE_TEST_SUITE_P(Plans, SearchPlanTest,
                          ::testing::Values(Plan::kAuto, Plan::kEvaluateCandidates,
-                                           Plan::kWalkIndex, Plan::kMaterialize),
+                                           Plan::kWalkIndex, Plan::kMaterialize,
+                                           Plan::kLuaAuto),
                          [](const ::testing::TestParamInfo<Plan>& info) {
                            switch (info.param) {
                              case Plan::kEvaluateCandidates: return "EvaluateCandidates";
                              case Plan::kWalkIndex: return "WalkIndex";
                              case Plan::kMaterialize: return "Materialize";
+                             case Plan::kLuaAuto: return "LuaAuto";
                              default: return "Auto";
                            }
                          });
@@ -565,6 +568,101 @@ TEST_F(SearchIndexTest, IndexesFollowChanges) {
   EXPECT_THAT(Find(by_fee), ::testing::ElementsAre("c", "a"));
   // No scratch keys are left behind.
   EXPECT_EQ(redis_server_->Command({"KEYS", "cat:tmp*"}), "");
+}
+
+// A second catalog replica (its own store, hence its own in-process index) sees every write
+// the first one makes as soon as that write has been acknowledged: drafts only through
+// GetRotation, publication, updates, seats and archiving both there and in search.
+TEST_F(SearchIndexTest, AnotherReplicaSeesEveryWriteAtOnce) {
+  RedisCatalogStore replica(redis_);
+  auto search = [&](const SearchQuery& query) {
+    absl::Notification done;
+    absl::StatusOr<SearchPage> out;
+    replica.SearchRotations(query, std::nullopt, 20, clock_.Now(),
+                            [&](absl::StatusOr<SearchPage> page) {
+                              out = std::move(page);
+                              done.Notify();
+                            });
+    done.WaitForNotification();
+    std::vector<std::string> names;
+    EXPECT_TRUE(out.ok()) << out.status();
+    if (out.ok()) {
+      for (const v1::Rotation& r : out->rotations) names.push_back(r.name());
+    }
+    return names;
+  };
+  auto get = [&](const std::string& id) {
+    absl::Notification done;
+    absl::StatusOr<StoredRotation> out;
+    replica.GetRotation(id, clock_.Now(), [&](absl::StatusOr<StoredRotation> r) {
+      out = std::move(r);
+      done.Notify();
+    });
+    done.WaitForNotification();
+    return out;
+  };
+
+  EXPECT_EQ(get("r").status().code(), absl::StatusCode::kNotFound);
+  MakeSite("site", SiteIn("Queens", "NY"));
+  MakeRotation("r", ValidRotation("sites/site"));
+  MakeSession("r", "s1", ValidSession(20, 2));
+  ASSERT_TRUE(get("r").ok());
+  EXPECT_EQ(get("r")->rotation.state(), v1::Rotation::DRAFT);
+  EXPECT_EQ(get("r")->rotation.seats_available(), 2);
+  EXPECT_TRUE(search(SearchQuery{}).empty());
+
+  ASSERT_TRUE(Publish("r").ok());
+  EXPECT_THAT(search(SearchQuery{}), ::testing::ElementsAre("rotations/r"));
+  SearchQuery pediatrics;
+  pediatrics.terms = {"specialty:PEDIATRICS"};
+  EXPECT_TRUE(search(pediatrics).empty());
+
+  grpc::ClientContext context;
+  testing::AsAdmin(&context);
+  v1::UpdateRotationRequest update;
+  update.mutable_rotation()->set_name("rotations/r");
+  update.mutable_rotation()->set_specialty(type::v1::PEDIATRICS);
+  v1::Rotation updated;
+  ASSERT_TRUE(catalog_->UpdateRotation(&context, update, &updated).ok());
+  EXPECT_THAT(search(pediatrics), ::testing::ElementsAre("rotations/r"));
+  EXPECT_EQ(get("r")->rotation.specialty(), type::v1::PEDIATRICS);
+
+  // Seats: held ones count until they lapse, with no write in between.
+  SearchQuery with_seats;
+  with_seats.has_seats = true;
+  ASSERT_TRUE(Hold("rotations/r/sessions/s1", "applications/1", absl::Hours(1)).ok());
+  EXPECT_EQ(get("r")->rotation.seats_available(), 1);
+  ASSERT_TRUE(Hold("rotations/r/sessions/s1", "applications/2", absl::Hours(3)).ok());
+  EXPECT_EQ(get("r")->rotation.seats_available(), 0);
+  EXPECT_TRUE(search(with_seats).empty());
+  clock_.Advance(absl::Hours(2));
+  EXPECT_EQ(get("r")->rotation.seats_available(), 1);
+  EXPECT_THAT(search(with_seats), ::testing::ElementsAre("rotations/r"));
+
+  grpc::ClientContext archive_context;
+  testing::AsAdmin(&archive_context);
+  v1::ArchiveRotationRequest archive;
+  archive.set_name("rotations/r");
+  v1::Rotation archived;
+  ASSERT_TRUE(catalog_->ArchiveRotation(&archive_context, archive, &archived).ok());
+  EXPECT_TRUE(search(SearchQuery{}).empty());
+  EXPECT_EQ(get("r")->rotation.state(), v1::Rotation::ARCHIVED);
+
+  // Redis loses its data (emptied, or restarted without its latest writes): the change
+  // counter goes back, and the replica reloads rather than answer from what it held.
+  MakeRotation("q", ValidRotation("sites/site"));
+  MakeSession("q", "s1", ValidSession(20, 2));
+  ASSERT_TRUE(Publish("q").ok());
+  EXPECT_THAT(search(SearchQuery{}), ::testing::ElementsAre("rotations/q"));
+  redis_server_->Command({"FLUSHALL"});
+  EXPECT_EQ(get("q").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(search(SearchQuery{}).empty());
+  MakeSite("site", SiteIn("Queens", "NY"));
+  MakeRotation("p", ValidRotation("sites/site"));
+  MakeSession("p", "s1", ValidSession(20, 2));
+  ASSERT_TRUE(Publish("p").ok());
+  EXPECT_THAT(search(SearchQuery{}), ::testing::ElementsAre("rotations/p"));
+  EXPECT_EQ(get("r").status().code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace

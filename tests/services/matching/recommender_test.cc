@@ -335,6 +335,39 @@ TEST(RecommenderTest, AvailabilityNeedsTheWholeSessionInsideOneRange) {
   EXPECT_EQ(fitting->start_date(), "2027-04-01");
 }
 
+// The recommender compares dates as integers it keeps per entry; a copy of an
+// entry (how the catalog cache changes one) must not keep the old dates, and a
+// date not in "YYYY-MM-DD" form is still judged as its string compares.
+TEST(RecommenderTest, DateKeysFollowCopiesAndOddDatesCompareAsStrings) {
+  EXPECT_EQ(DateKey("2027-03-01"), 20270301);
+  EXPECT_EQ(DateKey("2027-3-01"), -1);
+  EXPECT_EQ(DateKey(""), -1);
+
+  auto original = MakeRotation("ok", type::v1::INTERNAL_MEDICINE);
+  std::vector<std::unique_ptr<CatalogRotation>> catalog;
+  catalog.push_back(std::make_unique<CatalogRotation>(*original));
+  EXPECT_THAT(Sessions(RecommendFor(Maria(), catalog)),
+              ElementsAre("rotations/ok/sessions/march"));
+  // The same entry, copied and moved to July: outside Maria's availability.
+  auto moved = std::make_unique<CatalogRotation>(*catalog[0]);
+  moved->sessions[0].set_start_date("2027-07-05");
+  moved->sessions[0].set_end_date("2027-08-01");
+  catalog[0] = std::move(moved);
+  EXPECT_THAT(Sessions(RecommendFor(Maria(), catalog)), IsEmpty());
+
+  // A deadline with a time part: "2027-02-01T00:00" > "2027-01-15" as strings,
+  // so the session still takes applications on January 15.
+  auto odd = std::make_unique<CatalogRotation>(*original);
+  odd->sessions[0].set_application_deadline("2027-02-01T00:00");
+  catalog[0] = std::move(odd);
+  EXPECT_THAT(Sessions(RecommendFor(Maria(), catalog)),
+              ElementsAre("rotations/ok/sessions/march"));
+  auto past = std::make_unique<CatalogRotation>(*original);
+  past->sessions[0].set_application_deadline("2027-01-1");  // < "2027-01-15"
+  catalog[0] = std::move(past);
+  EXPECT_THAT(Sessions(RecommendFor(Maria(), catalog)), IsEmpty());
+}
+
 TEST(RecommenderTest, DollarsAreWrittenAsPeopleWriteThem) {
   EXPECT_EQ(FormatDollars(240000), "$2,400");
   EXPECT_EQ(FormatDollars(240050), "$2,400.50");

@@ -1,0 +1,213 @@
+#include "services/catalog/rotation_index.h"
+
+#include <algorithm>
+#include <tuple>
+
+namespace clerkship::catalog {
+namespace {
+
+// The sort score of a rotation with no open session, ordered by start (catalog_lua.cc).
+constexpr int64_t kNoStart = 99999999;
+
+// Free seats of a session at now_ms: holds that have lapsed no longer count, swept or not.
+int64_t AvailableAt(const IndexedSession& s, int64_t now_ms) {
+  int64_t held = 0;
+  for (int64_t expiry : s.hold_expiries_ms) held += expiry > now_ms ? 1 : 0;
+  return std::max<int64_t>(0, s.capacity - held - s.confirmed);
+}
+
+void EraseValue(std::vector<uint32_t>* list, uint32_t value) {
+  auto it = std::find(list->begin(), list->end(), value);
+  if (it == list->end()) return;
+  *it = list->back();
+  list->pop_back();
+}
+
+}  // namespace
+
+uint32_t RotationIndex::TermId(const std::string& term) {
+  auto [it, inserted] = term_ids_.try_emplace(term, static_cast<uint32_t>(postings_.size()));
+  if (inserted) postings_.emplace_back();
+  return it->second;
+}
+
+void RotationIndex::Unpost(uint32_t slot) {
+  Slot& s = slots_[slot];
+  if (s.data.state != v1::Rotation::PUBLISHED) return;
+  for (uint32_t term : s.term_ids) EraseValue(&postings_[term], slot);
+  EraseValue(&published_, slot);
+  s.term_ids.clear();
+}
+
+void RotationIndex::Post(uint32_t slot) {
+  Slot& s = slots_[slot];
+  if (s.data.state != v1::Rotation::PUBLISHED) return;
+  for (const std::string& term : s.data.terms) s.term_ids.push_back(TermId(term));
+  std::sort(s.term_ids.begin(), s.term_ids.end());
+  s.term_ids.erase(std::unique(s.term_ids.begin(), s.term_ids.end()), s.term_ids.end());
+  for (uint32_t term : s.term_ids) postings_[term].push_back(slot);
+  published_.push_back(slot);
+}
+
+void RotationIndex::Upsert(IndexedRotation rotation) {
+  auto it = slot_of_.find(rotation.id);
+  uint32_t slot;
+  if (it != slot_of_.end()) {
+    slot = it->second;
+    Slot& s = slots_[slot];
+    // Only a change of state or terms moves the rotation between postings; seat changes
+    // (the common case) leave them alone.
+    bool repost = s.data.state != rotation.state || s.data.terms != rotation.terms;
+    if (repost) Unpost(slot);
+    s.data = std::move(rotation);
+    if (repost) Post(slot);
+    return;
+  }
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    slot = static_cast<uint32_t>(slots_.size());
+    slots_.emplace_back();
+  }
+  slot_of_[rotation.id] = slot;
+  Slot& s = slots_[slot];
+  s.data = std::move(rotation);
+  s.live = true;
+  Post(slot);
+}
+
+void RotationIndex::Remove(const std::string& rotation_id) {
+  auto it = slot_of_.find(rotation_id);
+  if (it == slot_of_.end()) return;
+  uint32_t slot = it->second;
+  Unpost(slot);
+  slots_[slot] = Slot();
+  free_slots_.push_back(slot);
+  slot_of_.erase(it);
+}
+
+v1::Rotation RotationIndex::ViewOf(const Slot& slot, int64_t now_ms) const {
+  v1::Rotation out = slot.data.rotation;
+  int64_t next_start = -1, seats = 0;
+  for (const IndexedSession& s : slot.data.sessions) {
+    if (now_ms >= s.close_ms) continue;
+    seats += AvailableAt(s, now_ms);
+    if (next_start < 0 || s.start_day < next_start) next_start = s.start_day;
+  }
+  if (next_start >= 0) out.set_next_start_date(DateOfDay(next_start));
+  out.set_seats_available(static_cast<int32_t>(seats));
+  return out;
+}
+
+std::optional<StoredRotation> RotationIndex::View(const std::string& rotation_id,
+                                                  absl::Time now) const {
+  auto it = slot_of_.find(rotation_id);
+  if (it == slot_of_.end()) return std::nullopt;
+  const Slot& slot = slots_[it->second];
+  StoredRotation out;
+  out.rotation = ViewOf(slot, absl::ToUnixMillis(now));
+  out.time_zone = slot.data.time_zone;
+  return out;
+}
+
+SearchPage RotationIndex::Search(const SearchQuery& query,
+                                 const std::optional<SearchCursor>& cursor, int limit,
+                                 absl::Time now) const {
+  const int64_t now_ms = absl::ToUnixMillis(now);
+  SearchPage page;
+
+  // Candidates: the shortest posting list of the query's terms (every term must hold), or
+  // every published rotation.
+  std::vector<uint32_t> query_terms;
+  for (const std::string& term : query.terms) {
+    auto it = term_ids_.find(term);
+    if (it == term_ids_.end()) return page;  // no rotation has this term
+    query_terms.push_back(it->second);
+  }
+  const std::vector<uint32_t>* candidates = &published_;
+  for (uint32_t term : query_terms) {
+    if (postings_[term].size() < candidates->size()) candidates = &postings_[term];
+  }
+
+  const bool window = query.start_from_day.has_value() || query.start_to_day.has_value();
+  const bool needs_session = window || query.has_seats;
+  struct Match {
+    int64_t key;
+    const std::string* id;
+    uint32_t slot;
+  };
+  auto before = [](const Match& a, const Match& b) {
+    return a.key != b.key ? a.key < b.key : *a.id < *b.id;
+  };
+  std::vector<Match> after_cursor;
+  int32_t total = 0;
+  for (uint32_t slot : *candidates) {
+    const Slot& s = slots_[slot];
+    bool terms_hold = true;
+    for (uint32_t term : query_terms) {
+      if (!std::binary_search(s.term_ids.begin(), s.term_ids.end(), term)) {
+        terms_hold = false;
+        break;
+      }
+    }
+    if (!terms_hold) continue;
+    if (query.max_total_fee_cents && s.data.fee_cents > *query.max_total_fee_cents) continue;
+
+    // The sessions that satisfy the filters: open, inside the window, with a free seat when
+    // has_seats. The start order uses the earliest of them.
+    int64_t earliest_match = -1, seats = 0;
+    const bool need_seats_sum = query.order == SearchOrder::kSeatsAvailable;
+    for (const IndexedSession& session : s.data.sessions) {
+      if (now_ms >= session.close_ms) continue;
+      int64_t available = -1;
+      if (need_seats_sum) {
+        available = AvailableAt(session, now_ms);
+        seats += available;
+      }
+      if (query.start_from_day && session.start_day < *query.start_from_day) continue;
+      if (query.start_to_day && session.start_day > *query.start_to_day) continue;
+      if (query.has_seats) {
+        if (available < 0) available = AvailableAt(session, now_ms);
+        if (available <= 0) continue;
+      }
+      if (earliest_match < 0 || session.start_day < earliest_match) {
+        earliest_match = session.start_day;
+      }
+    }
+    if (needs_session && earliest_match < 0) continue;
+
+    int64_t key = 0;
+    switch (query.order) {
+      case SearchOrder::kStartDate: key = earliest_match < 0 ? kNoStart : earliest_match; break;
+      case SearchOrder::kTotalFee: key = s.data.fee_cents; break;
+      case SearchOrder::kSeatsAvailable: key = seats > 0 ? -seats : 0; break;
+    }
+    ++total;
+    if (cursor && (key < cursor->score ||
+                   (key == cursor->score && s.data.id <= cursor->rotation_id))) {
+      continue;
+    }
+    after_cursor.push_back({key, &s.data.id, slot});
+  }
+
+  page.total_size = total;
+  size_t wanted = static_cast<size_t>(std::max(limit, 0)) + 1;
+  if (after_cursor.size() > wanted) {
+    std::nth_element(after_cursor.begin(), after_cursor.begin() + (wanted - 1),
+                     after_cursor.end(), before);
+    after_cursor.resize(wanted);
+  }
+  std::sort(after_cursor.begin(), after_cursor.end(), before);
+  if (after_cursor.size() > static_cast<size_t>(limit)) {
+    page.more = true;
+    after_cursor.resize(limit);
+  }
+  for (const Match& m : after_cursor) {
+    page.rotations.push_back(ViewOf(slots_[m.slot], now_ms));
+    page.scores.push_back(m.key);
+  }
+  return page;
+}
+
+}  // namespace clerkship::catalog
