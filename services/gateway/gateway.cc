@@ -174,8 +174,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(GatewayOptions options)
     args.SetInt(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, 16 << 20);
     // Spreads calls over every address a (headless) service name resolves to.
     args.SetLoadBalancingPolicyName("round_robin");
-    backend->channel =
-        grpc::CreateCustomChannel(backend->address, grpc::InsecureChannelCredentials(), args);
+    backend->channel = tls::CreateChannel(backend->address, gw->options_.backend_tls, args);
     backend->stub = std::make_unique<grpc::GenericStub>(backend->channel);
     backend->health = grpc::health::v1::Health::NewStub(backend->channel);
     gw->backends_[backend->name] = std::move(backend);
@@ -218,6 +217,16 @@ void Gateway::BeginCall(grpc::ClientContext* context, bool streaming) {
   absl::MutexLock lock(&calls_mu_);
   (streaming ? stream_calls_ : unary_calls_).insert(context);
   if (draining_ && streaming) context->TryCancel();
+}
+
+bool Gateway::Overloaded(bool streaming) {
+  absl::MutexLock lock(&calls_mu_);
+  if (streaming) {
+    return options_.max_streams > 0 &&
+           stream_calls_.size() >= static_cast<size_t>(options_.max_streams);
+  }
+  return options_.max_inflight_calls > 0 &&
+         unary_calls_.size() >= static_cast<size_t>(options_.max_inflight_calls);
 }
 
 void Gateway::EndCall(grpc::ClientContext* context) {
@@ -387,6 +396,17 @@ void Gateway::Handle(std::shared_ptr<HttpExchange> exchange) {
   }
   const Route* route = match.route;
   info.route = route->label;
+
+  // Shed load before spending anything on the request: a call that would wait behind too
+  // many others gets a quick 503 (clients retry after the hint) instead of queueing.
+  if (Overloaded(route->server_streaming)) {
+    ReplyError(exchange, info, 503,
+               PlainError(503, absl::StatusCode::kUnavailable,
+                          "the gateway is overloaded; retry later", "OVERLOADED")
+                   .body,
+               {{"Retry-After", "1"}});
+    return;
+  }
 
   // Authentication. A token that is present must be valid, even on public routes.
   std::optional<Principal> principal;
@@ -585,9 +605,11 @@ class SseCall : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffe
         });
   }
 
-  void OnReadInitialMetadataDone(bool ok) override {
-    if (ok) OpenStream();
-  }
+  // The stream is not opened on the backend's initial metadata: a C++ server sends it along
+  // with the status of a call it refuses at once (PERMISSION_DENIED, INVALID_ARGUMENT), and
+  // that refusal must reach the client as its HTTP status (403, 400), not as an error event
+  // after a 200. The first message, the end of the call or the header alarm opens it.
+  void OnReadInitialMetadataDone(bool) override {}
 
   void OnReadDone(bool ok) override {
     if (!ok) return;  // OnDone follows

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/tls/tls.h"
 #include "common/util/clock.h"
 #include "services/gateway/gateway_metrics.h"
 #include "services/gateway/http_server.h"
@@ -35,6 +36,11 @@ struct GatewayOptions {
   HttpServerOptions http;
   // Backend name ("catalog") → gRPC address ("127.0.0.1:50051").
   std::map<std::string, std::string> backend_addresses;
+  tls::ClientTlsConfig backend_tls;  // TLS to the backends; plaintext when not enabled()
+  // Overload shedding: beyond these, requests are answered 503 with Retry-After at once
+  // instead of queueing (memory and latency stay bounded). <= 0: no limit.
+  int max_inflight_calls = 1000;  // unary backend calls in flight
+  int max_streams = 1000;         // open server-sent event streams
   // Services whose GET routes need no token.
   std::set<std::string> anonymous_read_services = {"clerkship.catalog.v1.CatalogService"};
   JwtVerifierOptions jwt;
@@ -96,6 +102,8 @@ class Gateway : public HttpHandler {
   void AddMetadata(grpc::ClientContext* context, const RequestInfo& info,
                    const std::optional<Principal>& principal) const;
   void BeginCall(grpc::ClientContext* context, bool streaming);
+  // True when another backend call of this kind would exceed max_inflight_calls/max_streams.
+  bool Overloaded(bool streaming);
   void EndCall(grpc::ClientContext* context);
   GatewayMetrics& metrics() { return metrics_; }
   const GatewayOptions& options() const { return options_; }

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/tls/tls.h"
 #include "services/gateway/fronted_services.h"
 
 namespace clerkship::gateway {
@@ -44,7 +45,20 @@ void AddGatewayFlags(Config* config) {
                       absl::Milliseconds(10));
   config->AddDuration("write_timeout", absl::Seconds(15),
                       "time allowed to send a response (or one event)", absl::Milliseconds(10));
-  config->AddInt("max_connections", 10000, "open connections accepted at once", 1, 1000000);
+  config->AddInt("max_connections", 10000,
+                 "open connections served at once; more are answered 503 with Retry-After", 1,
+                 1000000);
+  config->AddInt("max_inflight_calls", 1000,
+                 "backend calls in flight at once; more requests are answered 503 with "
+                 "Retry-After (0: no limit)",
+                 0, 1000000);
+  config->AddInt("max_streams", 1000,
+                 "open server-sent event streams; more are answered 503 with Retry-After (0: no "
+                 "limit)",
+                 0, 1000000);
+  // HTTPS on the listening port, and TLS to the backends.
+  tls::AddServerTlsFlags(config, /*client_auth=*/false);
+  tls::AddClientTlsFlags(config);
   config->AddDuration("sse_heartbeat", absl::Seconds(15),
                       "comment line sent on a quiet event stream this often",
                       absl::Milliseconds(10));
@@ -110,6 +124,15 @@ absl::StatusOr<GatewayOptions> GatewayOptionsFromConfig(const Config& config) {
   o.http.write_timeout = config.GetDuration("write_timeout");
   o.http.max_connections = static_cast<int>(config.GetInt("max_connections"));
   o.http.stream_heartbeat = config.GetDuration("sse_heartbeat");
+  o.max_inflight_calls = static_cast<int>(config.GetInt("max_inflight_calls"));
+  o.max_streams = static_cast<int>(config.GetInt("max_streams"));
+  absl::StatusOr<tls::ServerTlsConfig> https = tls::ServerTlsFromConfig(config, false);
+  if (!https.ok()) return https.status();
+  o.http.tls_cert_chain_pem = https->cert_chain_pem;
+  o.http.tls_private_key_pem = https->private_key_pem;
+  absl::StatusOr<tls::ClientTlsConfig> backend_tls = tls::ClientTlsFromConfig(config);
+  if (!backend_tls.ok()) return backend_tls.status();
+  o.backend_tls = *std::move(backend_tls);
   for (const BackendDescriptor& backend : KnownBackends()) {
     o.backend_addresses[backend.name] = config.GetString(absl::StrCat(backend.name, "_addr"));
   }

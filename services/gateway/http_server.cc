@@ -4,11 +4,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <deque>
 #include <list>
 #include <mutex>
@@ -34,6 +36,9 @@ struct HttpServer::Impl {
   tcp::acceptor acceptor;
   std::vector<std::thread> threads;
   std::atomic<int> connections{0};
+  // Connections over max_connections that are being answered 503 (a few, briefly).
+  std::atomic<int> shedding{0};
+  std::unique_ptr<net::ssl::context> ssl;  // HTTPS when set
   std::atomic<bool> accepting{false};
   // Live connections, so that Stop() can close them gracefully.
   std::mutex sessions_mu;
@@ -57,35 +62,84 @@ bool IsHttpParseError(const beast::error_code& ec) {
 
 }  // namespace
 
+// A connection, plain or TLS; what HttpExchange and HttpServer need of it.
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket socket, HttpServer::Impl* server)
-      : stream_(std::move(socket)), server_(server), heartbeat_(stream_.get_executor()) {
-    beast::error_code ec;
-    auto endpoint = stream_.socket().remote_endpoint(ec);
-    if (!ec) remote_ip_ = endpoint.address().to_string();
-    stream_.socket().set_option(tcp::no_delay(true), ec);
-    server_->connections.fetch_add(1);
+  virtual ~HttpSession() = default;
+  virtual void Start() = 0;
+  virtual void GracefulClose() = 0;
+  virtual void Respond(HttpResponse response) = 0;
+  virtual void BeginStream(HttpResponse head, std::string heartbeat,
+                           std::function<void()> on_gone) = 0;
+  virtual void StreamWrite(std::string data, std::function<void(bool)> written) = 0;
+  virtual void EndStream() = 0;
+
+  // Runs f on the connection's strand.
+  template <typename F>
+  void Post(F&& f) {
+    net::post(executor_, std::forward<F>(f));
   }
-  ~HttpSession() {
+
+ protected:
+  explicit HttpSession(net::any_io_executor executor) : executor_(std::move(executor)) {}
+
+ private:
+  net::any_io_executor executor_;
+};
+
+namespace {
+
+// Time a connection over the limit gets to send the request it is answered 503 to.
+constexpr auto kShedReadTimeout = std::chrono::seconds(2);
+
+}  // namespace
+
+// Stream is beast::tcp_stream (HTTP) or beast::ssl_stream<beast::tcp_stream> (HTTPS).
+template <typename Stream>
+class BasicHttpSession final : public HttpSession {
+ public:
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+  // `shed`: the server is at max_connections; this connection only gets a 503 and is closed.
+  template <typename... TlsContext>
+  BasicHttpSession(tcp::socket socket, HttpServer::Impl* server, bool shed,
+                   TlsContext&... tls_context)
+      : HttpSession(socket.get_executor()),
+        stream_(std::move(socket), tls_context...),
+        server_(server),
+        shed_(shed),
+        heartbeat_(stream_.get_executor()) {
+    beast::error_code ec;
+    auto endpoint = Tcp().socket().remote_endpoint(ec);
+    if (!ec) remote_ip_ = endpoint.address().to_string();
+    Tcp().socket().set_option(tcp::no_delay(true), ec);
+    (shed_ ? server_->shedding : server_->connections).fetch_add(1);
+  }
+  ~BasicHttpSession() override {
     if (registered_) {
       std::lock_guard<std::mutex> lock(server_->sessions_mu);
       server_->sessions.erase(registration_);
     }
-    server_->connections.fetch_sub(1);
+    (shed_ ? server_->shedding : server_->connections).fetch_sub(1);
   }
 
-  void Start() {
+  void Start() override {
     {
       std::lock_guard<std::mutex> lock(server_->sessions_mu);
       registration_ = server_->sessions.insert(server_->sessions.end(), weak_from_this());
       registered_ = true;
     }
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->WaitForRequest(); });
+    net::dispatch(stream_.get_executor(), [self = Self()] {
+      if constexpr (kTls) {
+        self->Handshake();
+      } else {
+        self->WaitForRequest();
+      }
+    });
   }
 
   // Closes once the response or event being written is out (server shutdown).
-  void GracefulClose() {
+  void GracefulClose() override {
     if (writing_ || responding_) {
       close_when_written_ = true;
       return;
@@ -93,25 +147,20 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     Close();
   }
 
-  template <typename F>
-  void Post(F&& f) {
-    net::post(stream_.get_executor(), std::forward<F>(f));
-  }
-
   // --- unary responses -------------------------------------------------------------------
 
-  void Respond(HttpResponse response) {
+  void Respond(HttpResponse response) override {
     if (closed_) return;
     response.version(request_version_);
     bool keep_alive = request_keep_alive_ && server_->accepting.load() && response.keep_alive();
     response.keep_alive(keep_alive);
     response.prepare_payload();
     auto message = std::make_shared<HttpResponse>(std::move(response));
-    stream_.expires_after(ToChrono(server_->options.write_timeout));
+    Tcp().expires_after(ToChrono(server_->options.write_timeout));
     responding_ = true;
     http::async_write(
         stream_, *message,
-        [self = shared_from_this(), message, keep_alive](beast::error_code ec, size_t) {
+        [self = Self(), message, keep_alive](beast::error_code ec, size_t) {
           self->responding_ = false;
           if (ec || self->close_when_written_) {
             self->Close();
@@ -131,7 +180,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   // --- streams ---------------------------------------------------------------------------
 
-  void BeginStream(HttpResponse head, std::string heartbeat, std::function<void()> on_gone) {
+  void BeginStream(HttpResponse head, std::string heartbeat,
+                   std::function<void()> on_gone) override {
     on_gone_ = std::move(on_gone);
     if (closed_) {
       FireGone();
@@ -147,9 +197,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     stream_head_->chunked(true);
     head_serializer_ = std::make_unique<http::response_serializer<http::empty_body>>(*stream_head_);
     writing_ = true;
-    stream_.expires_after(ToChrono(server_->options.write_timeout));
+    Tcp().expires_after(ToChrono(server_->options.write_timeout));
     http::async_write_header(stream_, *head_serializer_,
-                             [self = shared_from_this()](beast::error_code ec, size_t) {
+                             [self = Self()](beast::error_code ec, size_t) {
                                self->writing_ = false;
                                if (ec) {
                                  self->Close();
@@ -162,7 +212,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                              });
   }
 
-  void StreamWrite(std::string data, std::function<void(bool)> written) {
+  void StreamWrite(std::string data, std::function<void(bool)> written) override {
     if (closed_ || !streaming_) {
       if (written) written(false);
       return;
@@ -176,7 +226,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     FlushChunks();
   }
 
-  void EndStream() {
+  void EndStream() override {
     if (closed_) return;
     if (!streaming_) {
       Close();
@@ -191,8 +241,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     closed_ = true;
     heartbeat_.cancel();
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.close();
+    Tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
+    Tcp().close();
     for (Chunk& c : chunks_) {
       if (c.written) c.written(false);
     }
@@ -203,6 +253,28 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   const std::string& remote_ip() const { return remote_ip_; }
 
  private:
+  std::shared_ptr<BasicHttpSession> Self() {
+    return std::static_pointer_cast<BasicHttpSession>(shared_from_this());
+  }
+  beast::tcp_stream& Tcp() { return beast::get_lowest_layer(stream_); }
+  static std::chrono::steady_clock::duration ShedTimeout() {
+    return std::chrono::duration_cast<std::chrono::steady_clock::duration>(kShedReadTimeout);
+  }
+
+  void Handshake() {
+    Tcp().expires_after(shed_ ? ShedTimeout() : ToChrono(server_->options.read_timeout));
+    if constexpr (kTls) {
+      stream_.async_handshake(net::ssl::stream_base::server,
+                              [self = Self()](beast::error_code ec) {
+                                if (ec) {  // not TLS, an untrusted client, a timeout
+                                  self->Close();
+                                  return;
+                                }
+                                self->WaitForRequest();
+                              });
+    }
+  }
+
   struct Chunk {
     std::string bytes;
     std::function<void(bool)> written;
@@ -229,9 +301,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       ReadHeader();
       return;
     }
-    stream_.expires_after(ToChrono(server_->options.idle_timeout));
+    Tcp().expires_after(shed_ ? ShedTimeout() : ToChrono(server_->options.idle_timeout));
     stream_.async_read_some(buffer_.prepare(4096),
-                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                            [self = Self()](beast::error_code ec, size_t n) {
                               if (ec) {
                                 self->Close();
                                 return;
@@ -245,10 +317,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(server_->options.max_header_bytes));
     parser_->body_limit(server_->options.max_body_bytes);
-    stream_.expires_after(ToChrono(server_->options.read_timeout));
+    Tcp().expires_after(shed_ ? ShedTimeout() : ToChrono(server_->options.read_timeout));
     http::async_read_header(
         stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+        [self = Self()](beast::error_code ec, size_t) { self->OnHeader(ec); });
   }
 
   void OnHeader(beast::error_code ec) {
@@ -267,7 +339,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
       auto interim = std::make_shared<std::string>("HTTP/1.1 100 Continue\r\n\r\n");
       net::async_write(stream_, net::buffer(*interim),
-                       [self = shared_from_this(), interim](beast::error_code ec, size_t) {
+                       [self = Self(), interim](beast::error_code ec, size_t) {
                          if (ec) {
                            self->Close();
                            return;
@@ -285,7 +357,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
       return;
     }
     http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                     [self = Self()](beast::error_code ec, size_t) {
                        if (ec) {
                          self->OnReadError(ec);
                          return;
@@ -318,14 +390,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // sending, read and discard for a short while, then close (a "lingering close").
   void LingerAndClose() {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.expires_after(std::chrono::milliseconds(500));
+    Tcp().socket().shutdown(tcp::socket::shutdown_send, ec);
+    Tcp().expires_after(std::chrono::milliseconds(500));
     Discard();
   }
 
   void Discard() {
     stream_.async_read_some(net::buffer(discard_),
-                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                            [self = Self()](beast::error_code ec, size_t n) {
                               self->lingered_ += n;
                               if (ec || self->lingered_ > (1u << 20)) {
                                 self->Close();
@@ -336,12 +408,16 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   }
 
   void RejectAndClose(int status, absl::StatusCode code, const std::string& message,
-                      absl::string_view reason) {
+                      absl::string_view reason, absl::string_view retry_after = "") {
     server_->handler->OnRejected(status);
     linger_after_response_ = true;
     HttpError error = PlainError(status, code, message, reason);
     HttpResponse response(static_cast<http::status>(status), 11);
     response.set(http::field::content_type, "application/json");
+    if (!retry_after.empty()) {
+      response.set(http::field::retry_after,
+                   beast::string_view(retry_after.data(), retry_after.size()));
+    }
     response.body() = std::move(error.body);
     request_keep_alive_ = false;
     request_version_ = 11;
@@ -355,13 +431,19 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                      "only HTTP/1.0 and HTTP/1.1 are served", "HTTP_VERSION_NOT_SUPPORTED");
       return;
     }
-    stream_.expires_never();
+    if (shed_) {
+      RejectAndClose(503, absl::StatusCode::kUnavailable,
+                     "the gateway has too many open connections; retry later", "OVERLOADED",
+                     "1");
+      return;
+    }
+    Tcp().expires_never();
     HttpRequest request = parser_->release();
     parser_.reset();
     request_version_ = request.version();
     request_keep_alive_ = request.keep_alive();
     auto exchange =
-        std::make_shared<HttpExchange>(shared_from_this(), std::move(request), remote_ip_);
+        std::make_shared<HttpExchange>(Self(), std::move(request), remote_ip_);
     server_->handler->Handle(std::move(exchange));
   }
 
@@ -371,9 +453,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (closed_) return;
     // Clients send nothing on an event stream; a completed read means data (ignored) or,
     // usually, that they went away.
-    stream_.expires_never();
+    Tcp().expires_never();
     stream_.async_read_some(net::buffer(discard_),
-                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                            [self = Self()](beast::error_code ec, size_t) {
                               if (ec) {
                                 self->Close();
                                 return;
@@ -385,7 +467,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void ScheduleHeartbeat() {
     if (closed_) return;
     heartbeat_.expires_after(ToChrono(server_->options.stream_heartbeat));
-    heartbeat_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    heartbeat_.async_wait([self = Self()](beast::error_code ec) {
       if (ec || self->closed_) return;
       if (!self->writing_ && self->chunks_.empty() && !self->heartbeat_text_.empty()) {
         self->StreamWrite(self->heartbeat_text_, nullptr);
@@ -399,9 +481,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     writing_ = true;
     in_flight_ = std::move(chunks_.front());
     chunks_.pop_front();
-    stream_.expires_after(ToChrono(server_->options.write_timeout));
+    Tcp().expires_after(ToChrono(server_->options.write_timeout));
     net::async_write(stream_, net::buffer(in_flight_.bytes),
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                     [self = Self()](beast::error_code ec, size_t) {
                        self->writing_ = false;
                        Chunk done = std::move(self->in_flight_);
                        if (ec) {
@@ -418,8 +500,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
                      });
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   HttpServer::Impl* server_;
+  const bool shed_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string remote_ip_;
@@ -497,11 +580,19 @@ void HttpServer::Impl::Accept() {
       if (accepting.load() && ec != net::error::operation_aborted) Accept();
       return;
     }
-    if (connections.load() >= options.max_connections) {
+    // Over the limit, a connection is read just far enough to answer 503 with Retry-After
+    // (briefly, and only a bounded number at once); beyond that it is closed unanswered.
+    const bool shed = connections.load() >= options.max_connections;
+    if (shed && shedding.load() >= std::max(16, options.max_connections / 8)) {
       beast::error_code ignored;
       socket.close(ignored);
+    } else if (ssl != nullptr) {
+      std::make_shared<BasicHttpSession<beast::ssl_stream<beast::tcp_stream>>>(
+          std::move(socket), this, shed, *ssl)
+          ->Start();
     } else {
-      std::make_shared<HttpSession>(std::move(socket), this)->Start();
+      std::make_shared<BasicHttpSession<beast::tcp_stream>>(std::move(socket), this, shed)
+          ->Start();
     }
     Accept();
   });
@@ -526,6 +617,24 @@ absl::Status HttpServer::Start() {
                                                impl_->options.port, ": ", ec.message()));
   }
   port_ = impl_->acceptor.local_endpoint().port();
+  if (!impl_->options.tls_cert_chain_pem.empty()) {
+    // TLS 1.2 and later only.
+    auto ssl = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+    ssl->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                     net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                     net::ssl::context::no_tlsv1_1 | net::ssl::context::single_dh_use);
+    SSL_CTX_set_min_proto_version(ssl->native_handle(), TLS1_2_VERSION);
+    ssl->use_certificate_chain(net::buffer(impl_->options.tls_cert_chain_pem), ec);
+    if (!ec) {
+      ssl->use_private_key(net::buffer(impl_->options.tls_private_key_pem),
+                           net::ssl::context::pem, ec);
+    }
+    if (ec) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot use the TLS certificate and key: ", ec.message()));
+    }
+    impl_->ssl = std::move(ssl);
+  }
   impl_->accepting = true;
   impl_->Accept();
   for (int i = 0; i < std::max(1, impl_->options.threads); ++i) {

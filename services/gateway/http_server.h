@@ -35,8 +35,12 @@ struct HttpServerOptions {
   absl::Duration idle_timeout = absl::Seconds(60);  // keep-alive connection with no request
   absl::Duration read_timeout = absl::Seconds(15);  // from a request's first byte to its end
   absl::Duration write_timeout = absl::Seconds(15);
+  // Beyond this many open connections, new ones are answered 503 with Retry-After and closed.
   int max_connections = 10000;
   absl::Duration stream_heartbeat = absl::Seconds(15);
+  // HTTPS (TLS 1.2+) when set: PEM certificate chain and private key.
+  std::string tls_cert_chain_pem;
+  std::string tls_private_key_pem;
 };
 
 class HttpSession;

@@ -7,6 +7,8 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -187,6 +189,10 @@ absl::Status SetFieldFromText(Message* message, const std::vector<const FieldDes
         }
       } else {
         if (!IsValidUtf8(text)) return bad("a string (not valid UTF-8)");
+        // A NUL would be cut off or kept differently by every layer behind the gateway.
+        if (text.find('\0') != absl::string_view::npos) {
+          return bad("a string (contains a NUL character)");
+        }
         value = std::string(text);
       }
       repeated ? r->AddString(target, field, std::move(value))
@@ -281,8 +287,90 @@ absl::Status SetFieldFromText(Message* message, const std::vector<const FieldDes
   return bad("this field");
 }
 
+namespace {
+
+// What protobuf's JSON parser lets through or reports without naming the field: a key
+// given twice in one object (protobuf keeps the last one, so what the client meant is a
+// guess) and a number beyond the range of a double (1e400). One SAX pass over the body,
+// with an explicit stack (no recursion, whatever the nesting), naming the field by the keys
+// that lead to it. Other syntax errors are left to protobuf's parser and its messages.
+class JsonPrecheck final : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  explicit JsonPrecheck(absl::string_view field_prefix) : prefix_(field_prefix) {}
+
+  const absl::Status& status() const { return status_; }
+
+  bool null() override { return Value(); }
+  bool boolean(bool) override { return Value(); }
+  bool number_integer(number_integer_t) override { return Value(); }
+  bool number_unsigned(number_unsigned_t) override { return Value(); }
+  bool number_float(number_float_t, const string_t&) override { return Value(); }
+  bool string(string_t&) override { return Value(); }
+  bool binary(binary_t&) override { return Value(); }
+  bool start_object(std::size_t) override {
+    frames_.push_back(Frame{true, {}, {}});
+    return true;
+  }
+  bool key(string_t& key) override {
+    Frame& frame = frames_.back();
+    if (!frame.keys.insert(key).second) {
+      frame.key = key;
+      status_ = FieldError(Path(), "appears more than once in the same JSON object",
+                           "DUPLICATE_FIELD");
+      return false;
+    }
+    frame.key = key;
+    return true;
+  }
+  bool end_object() override { return End(); }
+  bool start_array(std::size_t) override {
+    frames_.push_back(Frame{false, {}, {}});
+    return true;
+  }
+  bool end_array() override { return End(); }
+  bool parse_error(std::size_t, const std::string&,
+                   const nlohmann::detail::exception& e) override {
+    // 406: a number out of range. Anything else is protobuf's to report.
+    if (e.id == 406 && !frames_.empty()) {
+      status_ = FieldError(Path(), "is a number out of range", "INVALID_FIELD_VALUE");
+    }
+    return false;
+  }
+
+ private:
+  struct Frame {
+    bool object;
+    std::string key;
+    std::set<std::string> keys;
+  };
+
+  bool Value() { return true; }
+  bool End() {
+    frames_.pop_back();
+    return true;
+  }
+  std::string Path() const {
+    std::string path(prefix_);
+    for (const Frame& f : frames_) {
+      if (f.object && !f.key.empty()) path = JoinPath(path, f.key);
+    }
+    return ToValidUtf8(path);
+  }
+
+  std::string prefix_;
+  std::vector<Frame> frames_;
+  absl::Status status_;
+};
+
+}  // namespace
+
 absl::Status ParseJsonBody(absl::string_view json, Message* target,
                            absl::string_view field_prefix) {
+  JsonPrecheck precheck(field_prefix);
+  (void)nlohmann::json::sax_parse(json.begin(), json.end(), &precheck,
+                                  nlohmann::json::input_format_t::json, /*strict=*/true);
+  if (!precheck.status().ok()) return precheck.status();
+
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
   options.case_insensitive_enum_parsing = false;
@@ -412,6 +500,9 @@ absl::Status BuildRequest(const Route& route, const PathBindings& bindings, absl
       // Replaces, so a body value of the same field cannot survive.
       if (!IsValidUtf8(value)) {
         return FieldError(field_path, "the URL path is not valid UTF-8", "INVALID_PATH");
+      }
+      if (value.find('\0') != std::string::npos) {
+        return FieldError(field_path, "the URL path contains a NUL character", "INVALID_PATH");
       }
       target->GetReflection()->SetString(target, fields.back(), value);
       continue;

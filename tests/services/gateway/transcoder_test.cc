@@ -187,6 +187,41 @@ TEST_F(TranscoderTest, BadlyTypedJsonValuesAreNamed) {
   EXPECT_THAT(Fields(s), ElementsAre("thing.color"));
 }
 
+// Protobuf's parser keeps the last of two equal keys and reports 1e400 without a field: the
+// client's intent is a guess in the first case, and unnamed in the second.
+TEST_F(TranscoderTest, DuplicateKeysAndOutOfRangeNumbersAreNamed) {
+  gatewaytest::v1::CreateThingRequest r;
+  absl::Status s =
+      Transcode("POST", "/v1/racks/s1/things", R"({"title":"a","tags":[],"title":"b"})", &r);
+  EXPECT_THAT(Fields(s), ElementsAre("thing.title"));
+  EXPECT_EQ(ErrorReasonOf(s), "DUPLICATE_FIELD");
+  gatewaytest::v1::CreateThingRequest nested;
+  s = Transcode("POST", "/v1/racks/s1/things", R"({"size":{"depth":1,"depth":2}})", &nested);
+  EXPECT_THAT(Fields(s), ElementsAre("thing.size.depth"));
+  gatewaytest::v1::CreateThingRequest labels;
+  s = Transcode("POST", "/v1/racks/s1/things", R"({"labels":{"k":"1","k":"2"}})", &labels);
+  EXPECT_THAT(Fields(s), ElementsAre("thing.labels.k"));
+  // The same key in two different objects is fine.
+  gatewaytest::v1::PolishThingRequest fine;
+  EXPECT_TRUE(Transcode("POST", "/v1/racks/s1/things/t1:polish", R"({"passes":1})", &fine).ok());
+  gatewaytest::v1::CreateThingRequest huge;
+  s = Transcode("POST", "/v1/racks/s1/things", R"({"score":1e400})", &huge);
+  EXPECT_THAT(Fields(s), ElementsAre("thing.score"));
+  EXPECT_EQ(ErrorReasonOf(s), "INVALID_FIELD_VALUE");
+}
+
+// NUL characters in path and query values are refused, not passed on to the backends.
+TEST_F(TranscoderTest, NulCharactersInPathAndQueryAreRefused) {
+  ListThingsRequest q;
+  absl::Status s = Transcode("GET", "/v1/racks/s1/things?pageToken=a%00b", "", &q);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Fields(s), ElementsAre("pageToken"));
+  ListThingsRequest p;
+  s = Transcode("GET", "/v1/racks/s%001/things", "", &p);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Fields(s), ElementsAre("parent"));
+}
+
 TEST_F(TranscoderTest, MalformedJsonIsInvalidArgumentWithoutAFieldName) {
   for (const char* body : {"{", "{\"etag\":}", "[1,2]", "\"text\"", "{\"passes\":1} trailing",
                            "{\"etag\":\"\\ud800\"}", "nul"}) {
