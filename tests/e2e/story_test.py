@@ -15,7 +15,7 @@ import threading
 import time
 import unittest
 
-from stack import Stack, query
+from stack import Stack, personal_data_in_log, query
 
 BIN_DIR = None
 
@@ -185,9 +185,12 @@ class StoryTest(unittest.TestCase):
         self.assertEqual(entry["lorStatus"], "LOR_SUBMITTED")
         self.call("GET", "/v1/applicants/ana/experience", token=self.bob, expect=403)
 
-        # Personal data never reaches the logs.
+        # Personal data never reaches the logs: not her e-mail address, not her exam score.
         for service in Stack.SERVICES + ["gateway"]:
             self.assertNotIn("ana.silva.e2e@example.org", s.log_text(service), service)
+            self.assertEqual(personal_data_in_log(s.log_text(service),
+                                                  emails=["ana.silva.e2e@example.org"],
+                                                  scores=[247]), [], service)
 
     def recommendations_with(self, rotation):
         for _ in range(100):
