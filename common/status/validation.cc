@@ -4,6 +4,7 @@
 #include <array>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -132,6 +133,18 @@ bool IsValidResourceId(absl::string_view id) {
   return std::all_of(id.begin(), id.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
   });
+}
+
+bool LoadClientTimeZone(absl::string_view name, absl::TimeZone* tz) {
+  if (name.empty() || name.size() > 64 || absl::StrContains(name, "..") || name.front() == '/') {
+    return false;
+  }
+  for (char c : name) {
+    bool ok = absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '_' ||
+              c == '-' || c == '+';
+    if (!ok) return false;
+  }
+  return absl::LoadTimeZone(std::string(name), tz);
 }
 
 bool IsUsStateCode(absl::string_view code) {

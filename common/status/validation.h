@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "common/status/status.h"
 
 namespace clerkship {
@@ -52,6 +53,11 @@ bool IsValidDate(absl::string_view s);
 // An id made of [a-z0-9-] (AIP-122), 1..63 characters.
 bool IsValidResourceId(absl::string_view id);
 bool IsUsStateCode(absl::string_view code);
+// Loads an IANA time zone named by a client. A name that cannot be a zone name (empty, over
+// 64 characters, characters outside [A-Za-z0-9/_+-], "..", a leading '/') is refused before
+// Abseil sees it: Abseil keeps every name it is asked to load, valid or not, for the life of
+// the process, so unchecked names from clients would grow memory without bound.
+bool LoadClientTimeZone(absl::string_view name, absl::TimeZone* tz);
 // Splits "<collection>/<id>" and returns the id, or empty if the name does not match.
 std::string ResourceId(absl::string_view name, absl::string_view collection);
 

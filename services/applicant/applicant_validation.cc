@@ -162,7 +162,7 @@ void ValidateApplicantFields(const v1::Applicant& a, int current_year, absl::str
   v->RequireRange(Path(prefix, "budget_cents"), a.budget_cents(), 0, 100000000);
   if (!a.time_zone().empty()) {
     absl::TimeZone tz;
-    v->Check(absl::LoadTimeZone(a.time_zone(), &tz), Path(prefix, "time_zone"),
+    v->Check(LoadClientTimeZone(a.time_zone(), &tz), Path(prefix, "time_zone"),
              "must be an IANA time zone such as Asia/Kolkata");
   }
 }

@@ -122,7 +122,7 @@ absl::Status ValidateCreateSite(const v1::CreateSiteRequest& request) {
   v.RequireLength("site.address", site.address(), 0, 300);
   absl::TimeZone tz;
   if (v.RequireNonEmpty("site.time_zone", site.time_zone())) {
-    v.Check(absl::LoadTimeZone(site.time_zone(), &tz), "site.time_zone",
+    v.Check(LoadClientTimeZone(site.time_zone(), &tz), "site.time_zone",
             "must be an IANA time zone such as America/New_York");
   }
   if (!site.website().empty()) {

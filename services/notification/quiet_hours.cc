@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/time/civil_time.h"
+#include "common/status/validation.h"
 
 namespace clerkship::notification {
 
@@ -52,15 +53,7 @@ std::optional<absl::Time> QuietHoursEnd(const QuietHours& quiet, absl::Time t,
 }
 
 bool LoadTimeZoneByName(absl::string_view name, absl::TimeZone* tz) {
-  if (name.empty() || name.size() > 64 || absl::StrContains(name, "..") || name.front() == '/') {
-    return false;
-  }
-  for (char c : name) {
-    bool ok = absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '_' ||
-              c == '-' || c == '+';
-    if (!ok) return false;
-  }
-  return absl::LoadTimeZone(std::string(name), tz);
+  return LoadClientTimeZone(name, tz);
 }
 
 }  // namespace clerkship::notification

@@ -103,6 +103,19 @@ TEST(Validation, Dates) {
   EXPECT_FALSE(IsValidDate(""));
 }
 
+TEST(Validation, TimeZonesFromClients) {
+  absl::TimeZone tz;
+  EXPECT_TRUE(LoadClientTimeZone("America/New_York", &tz));
+  EXPECT_EQ(tz.name(), "America/New_York");
+  EXPECT_TRUE(LoadClientTimeZone("Etc/GMT+5", &tz));
+  EXPECT_FALSE(LoadClientTimeZone("Mars/Olympus_Mons", &tz));  // well formed, unknown
+  EXPECT_FALSE(LoadClientTimeZone("", &tz));
+  EXPECT_FALSE(LoadClientTimeZone("../../etc/passwd", &tz));
+  EXPECT_FALSE(LoadClientTimeZone("/usr/share/zoneinfo/UTC", &tz));
+  EXPECT_FALSE(LoadClientTimeZone("America/New York", &tz));
+  EXPECT_FALSE(LoadClientTimeZone(std::string(65, 'A'), &tz));
+}
+
 TEST(Validation, Utf8AndIds) {
   EXPECT_TRUE(IsValidUtf8("Zürich – 東京"));
   EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));          // overlong
