@@ -913,6 +913,35 @@ class CommandTrigger:
         self.conn.close()
 
 
+def report_failures(errors, stack):
+    """Logs each failure and, if there is any, the end of the services' logs; True when none."""
+    for e in errors:
+        log("FAIL " + e)
+    if errors:
+        print(stack.log_tail(15))
+    return not errors
+
+
+def tear_down(ok, stack, servers, monitor=None):
+    """Stops the health monitor, the services and the Redis-side servers (in that order);
+    removes their files after a pass and keeps them, saying where, after a failure.
+    Returns the test's exit status."""
+    if monitor:
+        monitor.stop()
+    stack.stop()
+    for server in servers:
+        server.stop()
+    if ok:
+        stack.cleanup()
+        for server in servers:
+            server.cleanup()
+    else:
+        kept = [stack.logs] + [server.dir for server in servers]
+        log("logs kept in " + ", ".join(kept))
+    log("PASS" if ok else "FAILED")
+    return 0 if ok else 1
+
+
 def seat_script_call(args, argc, session_prefix=""):
     """True for EVALSHA/EVAL of a catalog seat script on an application holder with `argc`
     arguments (HoldSeat: 9 with a numeric expiry 4th; ConfirmSeat: 8; each followed by two

@@ -14,7 +14,7 @@ import time
 
 from faultlib import (Catalog, FaultStack, HealthMonitor, RedisServer, Workload,
                       bin_dir_from_argv, check_acked_present, create_applicants, log,
-                      outage_figures, print_calls, wait_until)
+                      outage_figures, print_calls, report_failures, tear_down, wait_until)
 from consistency_check import check_eventually
 
 OUTAGE_SECONDS = 2.0
@@ -126,23 +126,10 @@ def main():
             errors.append("consistency:\n    " + "\n    ".join(violations[:30]))
         if stack.exit_codes():
             errors.append(f"services exited: {stack.exit_codes()}")
-        for e in errors:
-            log("FAIL " + e)
-        ok = not errors
-        if not ok:
-            print(stack.log_tail(15))
+        ok = report_failures(errors, stack)
     finally:
-        if monitor:
-            monitor.stop()
-        stack.stop()
-        redis.stop()
-        if ok:
-            stack.cleanup()
-            redis.cleanup()
-        else:
-            log(f"logs kept in {stack.logs} and {redis.dir}")
-    log("PASS" if ok else "FAILED")
-    return 0 if ok else 1
+        status = tear_down(ok, stack, [redis], monitor)
+    return status
 
 
 if __name__ == "__main__":

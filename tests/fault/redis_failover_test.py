@@ -26,7 +26,8 @@ import time
 from faultlib import (Catalog, FaultStack, GrpcRaw, HealthMonitor, RedisServer, Resp,
                       SERVICE_IDENTITY, Sentinel, Workload, LONG, bin_dir_from_argv,
                       check_acked_present, create_applicants, free_port, log, percentile,
-                      print_calls, redis_once, seat_request, text, wait_until)
+                      print_calls, redis_once, report_failures, seat_request, tear_down, text,
+                      wait_until)
 from consistency_check import check_eventually
 
 SEAT_SERVICE = "/clerkship.catalog.v1.SeatInventoryService/"
@@ -367,28 +368,11 @@ def main():
         hung = [c for c in load.calls if c.status in (504, -1)]
         if hung:
             errors.append(f"{len(hung)} calls hung until their deadline")
-        for e in errors:
-            log("FAIL " + e)
-        ok = not errors
-        if not ok:
-            print(stack.log_tail(15))
+        ok = report_failures(errors, stack)
     finally:
         tap.close()
-        if monitor:
-            monitor.stop()
-        stack.stop()
-        for s in sentinels:
-            s.stop()
-        replica.stop()
-        master.stop()
-        if ok:
-            stack.cleanup()
-            for server in sentinels + [replica, master]:
-                server.cleanup()
-        else:
-            log(f"logs kept in {stack.logs}")
-    log("PASS" if ok else "FAILED")
-    return 0 if ok else 1
+        status = tear_down(ok, stack, sentinels + [replica, master], monitor)
+    return status
 
 
 if __name__ == "__main__":

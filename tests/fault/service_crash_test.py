@@ -20,7 +20,7 @@ import time
 
 from faultlib import (Catalog, FaultStack, HealthMonitor, RedisServer, Workload, LONG,
                       Resp, bin_dir_from_argv, create_applicants, kill_on_seat_script, log,
-                      print_calls, text, wait_until)
+                      print_calls, report_failures, tear_down, text, wait_until)
 from consistency_check import check, check_eventually
 
 OFFER_SECONDS = 6  # offers lapse quickly, so that expiry, release and sweeping all run
@@ -247,23 +247,10 @@ def main():
         unexpected_exits = {n: c for n, c in stack.exit_codes().items() if c != -9}
         if unexpected_exits:
             errors.append(f"services exited by themselves: {unexpected_exits}")
-        for e in errors:
-            log("FAIL " + e)
-        ok = not errors
-        if not ok:
-            print(stack.log_tail(15))
+        ok = report_failures(errors, stack)
     finally:
-        if monitor:
-            monitor.stop()
-        stack.stop()
-        redis.stop()
-        if ok:
-            stack.cleanup()
-            redis.cleanup()
-        else:
-            log(f"logs kept in {stack.logs}")
-    log("PASS" if ok else "FAILED")
-    return 0 if ok else 1
+        status = tear_down(ok, stack, [redis], monitor)
+    return status
 
 
 def _shape(line):

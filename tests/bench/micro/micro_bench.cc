@@ -193,9 +193,9 @@ Session BenchSession() {
   return s;
 }
 
-void BM_Eligibility(benchmark::State& state) {
+// Eligibility of `applicant` for the bench session; reports how many reasons it gave.
+void RunEligibility(benchmark::State& state, const Applicant& applicant) {
   Rotation rotation = ParsedRotation();
-  Applicant applicant = BenchApplicant();
   Session session = BenchSession();
   clerkship::eligibility::EligibilityInput input;
   input.rotation = &rotation;
@@ -210,29 +210,18 @@ void BM_Eligibility(benchmark::State& state) {
   }
   state.counters["reasons"] = reasons;
 }
+
+void BM_Eligibility(benchmark::State& state) { RunEligibility(state, BenchApplicant()); }
 BENCHMARK(BM_Eligibility);
 
 // Not eligible for several reasons: each one is explained in words (string building).
 void BM_Eligibility_NotEligible(benchmark::State& state) {
-  Rotation rotation = ParsedRotation();
   Applicant applicant = BenchApplicant();
   applicant.set_step1_status(clerkship::type::v1::STEP1_NOT_TAKEN);
   applicant.set_ecfmg_certified(false);
   applicant.set_graduation_year(2010);
   applicant.set_visa_status(clerkship::type::v1::F1);
-  Session session = BenchSession();
-  clerkship::eligibility::EligibilityInput input;
-  input.rotation = &rotation;
-  input.session = &session;
-  input.applicant = &applicant;
-  input.today = absl::CivilDay(2026, 11, 25);
-  size_t reasons = 0;
-  for (auto _ : state) {
-    auto result = clerkship::eligibility::CheckEligibility(input);
-    reasons = result.size();
-    benchmark::DoNotOptimize(result);
-  }
-  state.counters["reasons"] = reasons;
+  RunEligibility(state, applicant);
 }
 BENCHMARK(BM_Eligibility_NotEligible);
 
