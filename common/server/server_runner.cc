@@ -29,6 +29,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/time/clock.h"
 #include "common/logging/log.h"
+#include "common/server/mutex_settings.h"
 #include "common/tls/health_listener.h"
 #include "common/tls/tls.h"
 
@@ -680,7 +681,8 @@ redis::ClientOptions RedisOptionsFromConfig(const Config& config) {
   return o;
 }
 
-void InitLogging(const Config& config, const std::string& service_name) {
+void InitProcess(const Config& config, const std::string& service_name) {
+  ApplyMutexSettings();
   log::SetService(service_name);
   log::Severity severity;
   if (log::ParseSeverity(config.GetString("log_level"), &severity)) {

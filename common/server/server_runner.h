@@ -120,7 +120,8 @@ void AddServerFlags(Config* config, int default_port, int default_metrics_port);
 void AddRedisFlags(Config* config);
 ServerOptions ServerOptionsFromConfig(const Config& config, const std::string& service_name);
 redis::ClientOptions RedisOptionsFromConfig(const Config& config);
-// Sets up logging from --log_level.
-void InitLogging(const Config& config, const std::string& service_name);
+// Process-wide settings every service starts with: logging from --log_level, and the Mutex
+// settings of mutex_settings.h.
+void InitProcess(const Config& config, const std::string& service_name);
 
 }  // namespace clerkship

@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
                      absl::Milliseconds(1));
   tls::AddClientTlsFlags(&config);
   config.ParseOrExit(argc, argv);
-  InitLogging(config, "applicant");
+  InitProcess(config, "applicant");
 
   auto redis = redis::Client::Create(RedisOptionsFromConfig(config));
   applicant::RedisApplicantStore store(redis.get());

@@ -5,8 +5,6 @@ namespace clerkship::catalog::lua {
 // Numbers: times are milliseconds (13 digits) and days are day numbers, so Lua's doubles
 // hold them exactly; int() formats them without the exponent that tostring() may add.
 const char kLibrary[] = R"lua(
-local NO_START = 99999999
-
 local function int(n) return string.format('%d', n) end
 
 local char = string.char
@@ -72,95 +70,11 @@ local function seat_counts(rid, sid, now)
   return capacity, held, confirmed, available
 end
 
--- Adds a rotation to (or removes it from) its search term sets and the fee index.
-local function index_terms(rid, add)
-  local f = redis.call('HMGET', rot_key(rid), 'ix', 'fee')
-  for key in string.gmatch(f[1] or '', '[^\n]+') do
-    if add then redis.call('SADD', key, rid) else redis.call('SREM', key, rid) end
-  end
-  if add then
-    redis.call('ZADD', 'cat:idx:fee', f[2], rid)
-  else
-    redis.call('ZREM', 'cat:idx:fee', rid)
-  end
-end
-
 -- Records that a rotation, its sessions or their seats changed: cat:ver counts changes and
 -- cat:changed keeps each rotation's latest change number, so that an in-process copy of the
 -- catalog (RotationIndex) can fetch just what changed since the version it holds.
 local function mark_changed(rid)
   redis.call('ZADD', 'cat:changed', redis.call('INCR', 'cat:ver'), rid)
-end
-
--- Scores of members in a sorted set (false where absent), in batches that fit unpack().
-local function scores_of(key, members)
-  local out = {}
-  for i = 1, #members, 1000 do
-    local args = {'ZMSCORE', key}
-    for j = i, math.min(i + 999, #members) do args[#args + 1] = members[j] end
-    local scores = redis.call(unpack(args))
-    for j = 1, #args - 2 do out[#out + 1] = scores[j] end
-  end
-  return out
-end
-
--- Recomputes the session-dependent indexes of a rotation: which of its sessions are open
--- (and have a free seat), its earliest start and its free seats. Unpublished rotations
--- are taken out of them. Every seat change runs this, so it reads each session once and
--- writes a session's index entries only when they change (writes cost Redis several
--- times what reads do inside a script).
-local function refresh_sessions(rid, now)
-  mark_changed(rid)
-  local published = redis.call('HGET', rot_key(rid), 'state') == 'PUBLISHED'
-  local next_start, next_free, seats = nil, nil, 0
-  local sids = redis.call('ZRANGE', rot_sessions_key(rid), 0, -1)
-  local members = {}
-  for i, sid in ipairs(sids) do members[i] = rid .. '/' .. sid end
-  local listed, listed_free = {}, {}
-  if #members > 0 then
-    listed = scores_of('cat:idx:ses:start', members)
-    listed_free = scores_of('cat:idx:ses:avail', members)
-  end
-  local live_after = '(' .. int(now)
-  for i, sid in ipairs(sids) do
-    -- The fields seat_counts reads, in the same read.
-    local f = redis.call('HMGET', ses_key(rid, sid), 'start', 'close', 'capacity', 'confirmed')
-    local start, close = tonumber(f[1]), tonumber(f[2])
-    local member = members[i]
-    if published and start and close and now < close then
-      local held = redis.call('ZCOUNT', seat_key(rid, sid, 'expiry'), live_after, '+inf')
-      local available = (tonumber(f[3]) or 0) - held - (tonumber(f[4]) or 0)
-      if tonumber(listed[i]) ~= start then
-        redis.call('ZADD', 'cat:idx:ses:start', start, member)
-      end
-      if available > 0 then
-        if tonumber(listed_free[i]) ~= start then
-          redis.call('ZADD', 'cat:idx:ses:avail', start, member)
-        end
-        if not next_free or start < next_free then next_free = start end
-        seats = seats + available
-      elseif listed_free[i] then
-        redis.call('ZREM', 'cat:idx:ses:avail', member)
-      end
-      if not next_start or start < next_start then next_start = start end
-    else
-      if listed[i] then redis.call('ZREM', 'cat:idx:ses:start', member) end
-      if listed_free[i] then redis.call('ZREM', 'cat:idx:ses:avail', member) end
-    end
-  end
-  if published then
-    redis.call('ZADD', 'cat:idx:start', next_start or NO_START, rid)
-    if next_free then
-      redis.call('ZADD', 'cat:idx:start_avail', next_free, rid)
-    else
-      redis.call('ZREM', 'cat:idx:start_avail', rid)
-    end
-    redis.call('ZADD', 'cat:idx:seats', seats > 0 and -seats or 0, rid)
-  else
-    redis.call('ZREM', 'cat:idx:start', rid)
-    redis.call('ZREM', 'cat:idx:start_avail', rid)
-    redis.call('ZREM', 'cat:idx:seats', rid)
-  end
 end
 
 local function parse_record(record)
@@ -225,33 +139,20 @@ end
 
 -- Sweeps one session's lapsed holds; seat scripts do this before looking at the counts.
 local function sweep_session(rid, sid, now)
-  local swept = 0
   for _, holder in ipairs(redis.call('ZRANGEBYSCORE', seat_key(rid, sid, 'expiry'), '-inf', int(now))) do
-    if expire_hold(rid, sid, holder, now) then swept = swept + 1 end
+    expire_hold(rid, sid, holder, now)
   end
-  if swept > 0 then refresh_sessions(rid, now) end
 end
 
--- Sweeps lapsed holds anywhere and re-indexes rotations whose sessions stopped taking
--- applications, at most `limit` of each.
+-- Sweeps lapsed holds anywhere, at most `limit` of them.
 local function sweep(now, limit)
-  local touched, count = {}, 0
+  local count = 0
   for _, member in ipairs(redis.call('ZRANGEBYSCORE', 'cat:holds', '-inf', int(now), 'LIMIT', 0, limit)) do
     redis.call('ZREM', 'cat:holds', member)
     local rid, sid, holder = string.match(member, '^([^:]+):([^:]+):(.+)$')
-    if rid then
-      expire_hold(rid, sid, holder, now)
-      touched[rid] = true
-    end
+    if rid then expire_hold(rid, sid, holder, now) end
     count = count + 1
   end
-  for _, member in ipairs(redis.call('ZRANGEBYSCORE', 'cat:ses:closing', '-inf', int(now), 'LIMIT', 0, limit)) do
-    redis.call('ZREM', 'cat:ses:closing', member)
-    local rid = string.match(member, '^([^/]+)/')
-    if rid then touched[rid] = true end
-    count = count + 1
-  end
-  for rid in pairs(touched) do refresh_sessions(rid, now) end
   return count
 end
 
@@ -264,7 +165,6 @@ local function rotation_view(rid, now)
     local g = redis.call('HMGET', ses_key(rid, sid), 'start', 'close', 'capacity', 'confirmed')
     local start, close = tonumber(g[1]), tonumber(g[2])
     if start and close and now < close then
-      -- seat_counts inlined: this runs for every rotation of every search page.
       local held = redis.call('ZCOUNT', seat_key(rid, sid, 'expiry'), '(' .. int(now), '+inf')
       local available = (tonumber(g[3]) or 0) - held - (tonumber(g[4]) or 0)
       if available > 0 then seats = seats + available end
@@ -341,11 +241,9 @@ if transition == 'publish' and redis.call('ZCARD', rot_sessions_key(rid)) == 0 t
   return redis.error_reply('FAILED_PRECONDITION ROTATION_HAS_NO_SESSIONS rotation rotations/' ..
       rid .. ' has no session yet')
 end
-index_terms(rid, false)
 redis.call('HSET', KEYS[1], 'pb', ARGV[4], 'etag', ARGV[5], 'state', ARGV[6], 'ix', ARGV[7],
            'fee', ARGV[8])
-if ARGV[6] == 'PUBLISHED' then index_terms(rid, true) end
-refresh_sessions(rid, now)
+mark_changed(rid)
 if ARGV[9] ~= '' then publish_event('cat:events', ARGV[9], ARGV[10]) end
 return rotation_view(rid, now)
 )lua";
@@ -374,9 +272,8 @@ end
 redis.call('HSET', KEYS[1], 'pb', ARGV[3], 'etag', ARGV[4], 'start', ARGV[5], 'close', ARGV[6],
            'capacity', ARGV[7], 'confirmed', 0, 'site', rotation[2])
 redis.call('ZADD', rot_sessions_key(rid), ARGV[5], sid)
-redis.call('ZADD', 'cat:ses:closing', ARGV[6], rid .. '/' .. sid)
 if ARGV[8] == '1' then redis.call('SET', KEYS[2], sid, 'EX', 86400) end
-refresh_sessions(rid, now)
+mark_changed(rid)
 publish_event('cat:events', 'session.created', ARGV[9])
 return session_view(rid, sid, now)
 )lua";
@@ -413,8 +310,7 @@ end
 redis.call('HSET', KEYS[1], 'pb', ARGV[4], 'etag', ARGV[5], 'start', ARGV[6], 'close', ARGV[7],
            'capacity', ARGV[8])
 redis.call('ZADD', rot_sessions_key(rid), ARGV[6], sid)
-redis.call('ZADD', 'cat:ses:closing', ARGV[7], rid .. '/' .. sid)
-refresh_sessions(rid, now)
+mark_changed(rid)
 local _, _, _, available = seat_counts(rid, sid, now)
 -- A second occurrence of the payload field merges into the first (protobuf wire rules), so
 -- appending {seats_available} completes the SessionChange built by the service.
@@ -444,395 +340,6 @@ for i = 1, #ids, 2 do
   end
 end
 return out
-)lua";
-
-// ARGV: now ms, order (start|fee|seats), has seats ('1'/'0'), window from day ('' = open),
-// window to day, max fee ('' = none), cursor score, cursor rotation id ('' = first page),
-// page size, sweep limit, floor day (no open session starts before it), plan ('auto', or
-// for tests 'evaluate', 'walk' or 'materialize'), then the term set keys that must all hold.
-// Returns {total, more (0/1), then per rotation: id, score, pb, next start, seats, tz}.
-//
-// Three ways to answer, by what the query needs:
-//  * straight from the sorted index of the order (start, fee or seats), when the only
-//    filters are bounds on that index's own score: a rank lookup and a range;
-//  * by evaluating candidates, when a source of few candidates exists (the term sets'
-//    intersection, the fee range, the rotations by start) or the window starts in the future
-//    (then the open sessions in the window are a source): the candidates are narrowed with
-//    batched lookups (SMISMEMBER, ZMSCORE) and the page picked out of them in one pass;
-//  * when every source is large: the total is counted in Redis with ZINTERCARD over the
-//    order's index, the term sets and scratch sets for bounds (ZRANGESTORE of the inside or,
-//    when smaller, the outside of the bound), and the page is found by walking the order's
-//    index from the cursor in chunks checked with batched lookups; if the matches are too
-//    sparse for that, they are materialized with ZINTERSTORE (and ZDIFFSTORE).
-// Scratch keys (cat:tmp:search:*) are deleted before the script ends. Every element Lua
-// touches costs about a microsecond, every element a set operation copies a fraction of
-// that, so the plan keeps both to what the page needs.
-const char kSearch[] = R"lua(
-local now, order, has_seats = tonumber(ARGV[1]), ARGV[2], ARGV[3] == '1'
-local from, to, max_fee = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local cursor_score, cursor_id, limit = tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9])
-local floor_day, plan = tonumber(ARGV[11]), ARGV[12]
-local EVALUATE_UP_TO = 400
--- Walk the order's index when the page is expected within this many of its entries.
-local WALK_UP_TO = 3000
-local terms = {}
-for i = 13, #ARGV do terms[#terms + 1] = ARGV[i] end
-if cursor_id == '' then cursor_id = nil end
-sweep(now, tonumber(ARGV[10]))
-
--- Every open session starts on or after its deadline, which is today or later wherever the
--- site is: a window opening before floor_day is only bounded above (and still needs an
--- open session).
-if from and from <= floor_day then
-  from = nil
-  to = to or NO_START - 1
-end
--- Rotations by earliest open start (with a free seat when has_seats), and open sessions.
-local start_key = has_seats and 'cat:idx:start_avail' or 'cat:idx:start'
-local session_key = has_seats and 'cat:idx:ses:avail' or 'cat:idx:ses:start'
-
-local function view_rows(rows, total, more)
-  local out = {total, more and 1 or 0}
-  for _, row in ipairs(rows) do
-    local view = rotation_view(row[2], now)
-    if view then
-      out[#out + 1] = row[2]
-      out[#out + 1] = int(row[1])
-      for _, x in ipairs(view) do out[#out + 1] = x end
-    end
-  end
-  return out
-end
-
--- ---- Straight from the order's index -----------------------------------------------------
-
-local order_key = order == 'fee' and 'cat:idx:fee' or order == 'seats' and 'cat:idx:seats' or
-    start_key
-
--- Where the page starts in the order's index: right after the cursor.
-local function rank_after_cursor()
-  if not cursor_id then return 0 end
-  local score = redis.call('ZSCORE', order_key, cursor_id)
-  if score and tonumber(score) == cursor_score then
-    return redis.call('ZRANK', order_key, cursor_id) + 1
-  end
-  -- The last rotation of the previous page moved or left: continue after its old place.
-  local rank = redis.call('ZCOUNT', order_key, '-inf', '(' .. int(cursor_score))
-  for _, rid in ipairs(redis.call('ZRANGEBYSCORE', order_key, cursor_score, cursor_score)) do
-    if rid <= cursor_id then rank = rank + 1 end
-  end
-  return rank
-end
-
-local direct = #terms == 0 and not from and plan == 'auto' and
-               (not max_fee or order == 'fee') and (not to or order == 'start') and
-               (not has_seats or order == 'start')
-if direct then
-  local max_score = (order == 'fee' and max_fee) or (order == 'start' and to) or '+inf'
-  local total = redis.call('ZCOUNT', order_key, '-inf', max_score)
-  local start = rank_after_cursor()
-  local page = redis.call('ZRANGE', order_key, start, start + limit, 'WITHSCORES')
-  local rows, more = {}, false
-  for i = 1, #page, 2 do
-    local score = tonumber(page[i + 1])
-    if max_score ~= '+inf' and score > max_score then break end
-    if #rows == limit then
-      more = true
-      break
-    end
-    rows[#rows + 1] = {score, page[i]}
-  end
-  return view_rows(rows, total, more)
-end
-
--- ---- Candidate evaluation ----------------------------------------------------------------
-
--- ZMSCORE / SMISMEMBER over many members, a thousand at a time.
-local function batched(command, key, members)
-  local out = {}
-  for i = 1, #members, 1000 do
-    local args = {command, key}
-    for j = i, math.min(i + 999, #members) do args[#args + 1] = members[j] end
-    for _, v in ipairs(redis.call(unpack(args))) do out[#out + 1] = v end
-  end
-  return out
-end
-
--- The earliest start of the rotation's open sessions inside [from, to] (with a free seat
--- when has_seats), or false.
-local function earliest_in_window(rid)
-  local sessions = redis.call('ZRANGEBYSCORE', rot_sessions_key(rid), from, to or '+inf', 'WITHSCORES')
-  for i = 1, #sessions, 2 do
-    if redis.call('ZSCORE', session_key, rid .. '/' ..
-        sessions[i]) then return tonumber(sessions[i + 1]) end
-  end
-  return false
-end
-
--- Candidates: ids with what is already known of them (start, fee; false = unknown).
-local ids, starts, fees = {}, {}, {}
-local function keep(pass)
-  local n = 0
-  for i = 1, #ids do
-    if pass(i) then
-      n = n + 1
-      ids[n], starts[n], fees[n] = ids[i], starts[i], fees[i]
-    end
-  end
-  for i = #ids, n + 1, -1 do ids[i], starts[i], fees[i] = nil, nil, nil end
-end
-local function add_scored(list, into)
-  for i = 1, #list, 2 do
-    ids[#ids + 1] = list[i]
-    starts[#ids], fees[#ids] = false, false
-    into[#ids] = tonumber(list[i + 1])
-  end
-end
-
--- Pick the smallest source. A source that does not settle a future window costs a lookup of
--- each candidate's sessions, hence the weight.
-local window_weight = from and 3 or 1
-local best, source = math.huge, nil
-if from then
-  best, source = redis.call('ZCOUNT', session_key, from, to or '+inf'), 'window'
-else
-  best, source = redis.call('ZCOUNT', start_key, '-inf', to or '+inf'), 'start'
-end
-if max_fee then
-  local n = redis.call('ZCOUNT', 'cat:idx:fee', '-inf', max_fee) * window_weight
-  if n < best then best, source = n, 'fee' end
-end
-if #terms > 0 then
-  local args = {'SINTERCARD', #terms}
-  for _, key in ipairs(terms) do args[#args + 1] = key end
-  args[#args + 1] = 'LIMIT'
-  args[#args + 1] = math.floor(best / window_weight) + 1
-  local n = redis.call(unpack(args)) * window_weight
-  if n < best then best, source = n, 'terms' end
-end
-
--- ---- Every source is large: walk the order's index ----------------------------------------
-
-if not from and plan ~= 'evaluate' and (plan ~= 'auto' or best > EVALUATE_UP_TO) then
-  -- The total is counted in Redis (ZINTERCARD) over the order's index, the term sets and
-  -- scratch sets for the bounds; the page is found by walking the order's index from the
-  -- cursor and checking a chunk at a time with batched lookups, which is quick when the
-  -- matches are not too sparse. Otherwise the matches are materialized (ZINTERSTORE).
-  local own_max = (order == 'fee' and max_fee) or (order == 'start' and to) or nil
-  local count_keys, exclusions, scratch, checks = {order_key}, {}, {}, {}
-  for _, key in ipairs(terms) do
-    count_keys[#count_keys + 1] = key
-    checks[#checks + 1] = {'member', key}
-  end
-  -- A bound on an index's score as a scratch set cut out of that index in one range copy:
-  -- the members inside it, or, when fewer, those outside it (subtracted).
-  local function bound(index, max)
-    local name = 'cat:tmp:search:' .. (#scratch + 1)
-    scratch[#scratch + 1] = name
-    local inside = redis.call('ZCOUNT', index, '-inf', max)
-    if inside <= redis.call('ZCARD', index) - inside then
-      redis.call('ZRANGESTORE', name, index, '-inf', max, 'BYSCORE')
-      count_keys[#count_keys + 1] = name
-    else
-      redis.call('ZRANGESTORE', name, index, '(' .. int(max), '+inf', 'BYSCORE')
-      if index ~= order_key then count_keys[#count_keys + 1] = index end
-      exclusions[#exclusions + 1] = name
-    end
-  end
-  if own_max then bound(order_key, own_max) end
-  if order ~= 'start' and to then
-    bound(start_key, to)
-    checks[#checks + 1] = {'score', start_key, to}
-  elseif order ~= 'start' and has_seats then
-    count_keys[#count_keys + 1] = 'cat:idx:start_avail'
-    checks[#checks + 1] = {'score', 'cat:idx:start_avail', nil}
-  end
-  if max_fee and order ~= 'fee' then
-    bound('cat:idx:fee', max_fee)
-    checks[#checks + 1] = {'score', 'cat:idx:fee', max_fee}
-  end
-
-  -- |all count keys| minus what the exclusions take away, by inclusion-exclusion.
-  local total = 0
-  for subset = 0, 2 ^ #exclusions - 1 do
-    local args, taken = {'ZINTERCARD', 0}, 0
-    for _, k in ipairs(count_keys) do args[#args + 1] = k end
-    for i, k in ipairs(exclusions) do
-      if math.floor(subset / 2 ^ (i - 1)) % 2 == 1 then
-        args[#args + 1] = k
-        taken = taken + 1
-      end
-    end
-    args[2] = #args - 2
-    total = total + (taken % 2 == 0 and 1 or -1) * redis.call(unpack(args))
-  end
-
-  if total == 0 then
-    if #scratch > 0 then redis.call('DEL', unpack(scratch)) end
-    return view_rows({}, 0, false)
-  end
-  local index_size = redis.call('ZCARD', order_key)
-  local walk = plan == 'walk' or
-               (plan == 'auto' and (limit + 1) * index_size <= WALK_UP_TO * total)
-  if walk then
-    if #scratch > 0 then redis.call('DEL', unpack(scratch)) end
-    local rank, rows, more, done = rank_after_cursor(), {}, false, false
-    while not done do
-      local chunk = redis.call('ZRANGE', order_key, rank, rank + 255, 'WITHSCORES')
-      if #chunk == 0 then break end
-      rank = rank + 256
-      local chunk_ids, chunk_scores, pass = {}, {}, {}
-      for i = 1, #chunk, 2 do
-        local score = tonumber(chunk[i + 1])
-        if own_max and score > own_max then
-          done = true
-          break
-        end
-        chunk_ids[#chunk_ids + 1] = chunk[i]
-        chunk_scores[#chunk_scores + 1] = score
-        pass[#pass + 1] = true
-      end
-      if #chunk_ids > 0 then
-        for _, check in ipairs(checks) do
-          if check[1] == 'member' then
-            local member = redis.call('SMISMEMBER', check[2], unpack(chunk_ids))
-            for i = 1, #chunk_ids do pass[i] = pass[i] and member[i] == 1 end
-          else
-            local scores = redis.call('ZMSCORE', check[2], unpack(chunk_ids))
-            for i = 1, #chunk_ids do
-              local v = tonumber(scores[i])
-              pass[i] = pass[i] and v ~= nil and (not check[3] or v <= check[3])
-            end
-          end
-        end
-      end
-      for i = 1, #chunk_ids do
-        if pass[i] then
-          if #rows == limit then
-            more, done = true, true
-            break
-          end
-          rows[#rows + 1] = {chunk_scores[i], chunk_ids[i]}
-        end
-      end
-    end
-    return view_rows(rows, total, more)
-  end
-
-  -- Sparse matches: materialize them, ordered, in a scratch set.
-  local result = 'cat:tmp:search:result'
-  scratch[#scratch + 1] = result
-  local args = {'ZINTERSTORE', result, #count_keys}
-  for _, k in ipairs(count_keys) do args[#args + 1] = k end
-  args[#args + 1] = 'WEIGHTS'
-  args[#args + 1] = 1  -- the order's score; the others only filter
-  for _ = 2, #count_keys do args[#args + 1] = 0 end
-  redis.call(unpack(args))
-  if #exclusions > 0 then
-    args = {'ZDIFFSTORE', result, #exclusions + 1, result}
-    for _, k in ipairs(exclusions) do args[#args + 1] = k end
-    redis.call(unpack(args))
-  end
-  local start = 0
-  if cursor_id then
-    -- Put the previous page's last rotation back where it was (it may have moved or left)
-    -- and continue after it.
-    redis.call('ZADD', result, cursor_score, cursor_id)
-    start = redis.call('ZRANK', result, cursor_id) + 1
-  end
-  local range = redis.call('ZRANGE', result, start, start + limit, 'WITHSCORES')
-  redis.call('DEL', unpack(scratch))
-  local rows = {}
-  for i = 1, math.min(#range, 2 * limit), 2 do rows[#rows + 1] = {tonumber(range[i + 1]), range[i]} end
-  return view_rows(rows, total, #range > 2 * limit)
-end
-
--- ---- Candidate evaluation (continued) ----------------------------------------------------
-
-local terms_checked = false
-if source == 'terms' then
-  for _, rid in ipairs(redis.call('SINTER', unpack(terms))) do
-    ids[#ids + 1] = rid
-    starts[#ids], fees[#ids] = false, false
-  end
-  terms_checked = true
-elseif source == 'fee' then
-  add_scored(redis.call('ZRANGEBYSCORE', 'cat:idx:fee', '-inf', max_fee, 'WITHSCORES'), fees)
-elseif source == 'start' then
-  add_scored(redis.call('ZRANGEBYSCORE', start_key, '-inf', to or '+inf', 'WITHSCORES'), starts)
-else
-  -- The rotations of the open sessions in the window, each with its earliest start there.
-  local sessions = redis.call('ZRANGEBYSCORE', session_key, from, to or '+inf', 'WITHSCORES')
-  local index = {}
-  for i = 1, #sessions, 2 do
-    local member = sessions[i]
-    local rid = string.sub(member, 1, string.find(member, '/', 1, true) - 1)
-    local day = tonumber(sessions[i + 1])
-    local at = index[rid]
-    if not at then
-      ids[#ids + 1] = rid
-      starts[#ids], fees[#ids] = day, false
-      index[rid] = #ids
-    elseif day < starts[at] then
-      starts[at] = day
-    end
-  end
-end
-
-if not terms_checked then
-  for _, key in ipairs(terms) do
-    local member = batched('SMISMEMBER', key, ids)
-    keep(function(i) return member[i] == 1 end)
-  end
-end
-if max_fee or order == 'fee' then
-  if source ~= 'fee' then
-    local scores = batched('ZMSCORE', 'cat:idx:fee', ids)
-    for i = 1, #ids do fees[i] = tonumber(scores[i]) or false end
-  end
-  keep(function(i) return fees[i] and (not max_fee or fees[i] <= max_fee) end)
-end
-if from then
-  if source ~= 'window' then
-    for i = 1, #ids do starts[i] = earliest_in_window(ids[i]) end
-  end
-  keep(function(i) return starts[i] end)
-elseif to or has_seats or order == 'start' then
-  if source ~= 'start' then
-    local scores = batched('ZMSCORE', start_key, ids)
-    for i = 1, #ids do starts[i] = tonumber(scores[i]) or false end
-  end
-  keep(function(i) return starts[i] and (not to or starts[i] <= to) end)
-end
-local keys = starts
-if order == 'fee' then
-  keys = fees
-elseif order == 'seats' then
-  keys = {}
-  local scores = batched('ZMSCORE', 'cat:idx:seats', ids)
-  for i = 1, #ids do keys[i] = tonumber(scores[i]) or 0 end
-end
-
--- One pass: the limit + 1 smallest (key, id) after the cursor, in order.
-local page = {}
-for i = 1, #ids do
-  local key, rid = keys[i], ids[i]
-  if not cursor_id or key > cursor_score or (key == cursor_score and rid > cursor_id) then
-    local n = #page
-    if n <= limit or key < page[n][1] or (key == page[n][1] and rid < page[n][2]) then
-      local j = n
-      while j > 0 and (page[j][1] > key or (page[j][1] == key and page[j][2] > rid)) do
-        page[j + 1] = page[j]
-        j = j - 1
-      end
-      page[j + 1] = {key, rid}
-      if #page > limit + 1 then page[#page] = nil end
-    end
-  end
-end
-local more = #page > limit
-if more then page[#page] = nil end
-return view_rows(page, #ids, more)
 )lua";
 
 // ARGV: mode ('all': every rotation, by id; 'changes': rotations changed since a version),
@@ -880,9 +387,8 @@ end
 return out
 )lua";
 
-// ARGV: now ms, sweep limit. Sweeps lapsed holds and closed sessions (as the search script
-// does, so that seat.expired follows a search without waiting for the sweeper) and returns
-// cat:ver.
+// ARGV: now ms, sweep limit. Sweeps lapsed holds (so that seat.expired follows a search
+// without waiting for the sweeper) and returns cat:ver.
 const char kSweepAndVersion[] = R"lua(
 sweep(tonumber(ARGV[1]), tonumber(ARGV[2]))
 return redis.call('GET', 'cat:ver') or '0'
@@ -911,7 +417,7 @@ redis.call('HSET', holders, holder, record)
 redis.call('ZADD', seat_key(rid, sid, 'expiry'), expire, holder)
 redis.call('ZADD', 'cat:holds', expire, rid .. ':' .. sid .. ':' .. holder)
 redis.call('HDEL', seat_key(rid, sid, 'expired'), holder)
-refresh_sessions(rid, now)
+mark_changed(rid)
 seat_event('seat.held', rid, sid, holder, stamp_from_argv(6), expire, available - 1, '', false)
 return record
 )lua";
@@ -966,7 +472,7 @@ else
   redis.call('ZREM', seat_key(rid, sid, 'expiry'), holder)
   redis.call('ZREM', 'cat:holds', rid .. ':' .. sid .. ':' .. holder)
 end
-refresh_sessions(rid, now)
+mark_changed(rid)
 local _, _, _, available = seat_counts(rid, sid, now)
 seat_event('seat.released', rid, sid, holder, stamp_from_argv(6), nil, available, reason, state == 'C')
 return {1, available}

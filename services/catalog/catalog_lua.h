@@ -2,15 +2,16 @@
 
 // The Lua side of the catalog's Redis store. Every script is the event publisher
 // (events::kLuaPublish), then the catalog's library below, then its own body, so that the
-// state change, the search indexes and the event are always one atomic step.
+// state change, the change log that the in-process index follows and the event are always
+// one atomic step.
 //
 // Key layout (all under the catalog's prefix "cat:"; {r} rotation id, {s} session id):
 //   cat:site:{id}                  serialized Site
 //   cat:sites                      zset of site ids (score 0) for listing
 //   cat:idem:site:{request}        site id created by that request id (24 h)
 //   cat:rot:{r}                    hash: pb (serialized Rotation), etag, state, site (id),
-//                                  tz (site time zone), ix (its index set keys, one per
-//                                  line), fee (total cents)
+//                                  tz (site time zone), ix (its search terms, one per
+//                                  line, as cat:idx:<term>), fee (total cents)
 //   cat:rots                       zset of every rotation id (score 0)
 //   cat:rot:{r}:sessions           zset of the rotation's session ids by start day
 //   cat:idem:rot:{site}:{request}  rotation id created by that request id at that site (24 h)
@@ -24,31 +25,19 @@
 //   cat:seat:{r}:{s}:expired       hash holder -> expire ms of holds that lapsed (so that
 //                                  ConfirmSeat can say HOLD_EXPIRED)
 //   cat:holds                      zset "{r}:{s}:{holder}" -> expire ms, every hold (sweeper)
-//   cat:ses:closing                zset "{r}/{s}" -> close ms, sessions whose deadline has
-//                                  not been processed yet (sweeper re-indexes the rotation)
-// Search indexes, over PUBLISHED rotations only:
-//   cat:idx:<term>                 set of rotation ids per search term (SearchTermsOf):
-//                                  cat:idx:specialty:CARDIOLOGY, cat:idx:state:NY,
-//                                  cat:idx:city:queens, cat:idx:visa:J1, ...
-//   cat:idx:fee                    zset rotation -> fees.total_cents
-//   cat:idx:start                  zset rotation -> earliest start day of its open sessions
-//                                  (99999999 when it has none)
-//   cat:idx:start_avail            zset rotation -> earliest start day of its open sessions
-//                                  with a free seat (absent when none)
-//   cat:idx:seats                  zset rotation -> -(free seats over its open sessions)
-//   cat:idx:ses:start              zset "{r}/{s}" -> start day, open sessions
-//   cat:idx:ses:avail              zset "{r}/{s}" -> start day, open sessions with a free seat
 //   cat:ver                        change counter: incremented by every change of a
 //                                  rotation, its sessions or their seats
 //   cat:changed                    zset rotation id -> cat:ver of its latest change (what
 //                                  the in-process RotationIndex re-reads)
-//   cat:tmp:search:*               scratch keys of the search script, deleted before it ends
+// Searches are answered in process (RotationIndex), so Redis keeps no search indexes; the
+// search terms (SearchTermsOf: specialty:CARDIOLOGY, state:NY, city:queens, visa:J1, ...)
+// are stored with the rotation for the index to read.
 // Events: stream cat:events.
 
 namespace clerkship::catalog::lua {
 
 // Helpers every catalog script starts with (protobuf encoding for events built in Lua,
-// seat counts, re-indexing, sweeping).
+// seat counts, the change log, sweeping).
 extern const char kLibrary[];
 
 // Script bodies.
@@ -59,7 +48,6 @@ extern const char kCreateSession[];
 extern const char kGetSession[];
 extern const char kUpdateSession[];
 extern const char kListSessions[];
-extern const char kSearch[];
 extern const char kHoldSeat[];
 extern const char kConfirmSeat[];
 extern const char kReleaseSeat[];

@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
                      "its Redis connection meanwhile, so keep it short)",
                      absl::Milliseconds(1));
   config.ParseOrExit(argc, argv);
-  InitLogging(config, "catalog");
+  InitProcess(config, "catalog");
 
   auto redis = redis::Client::Create(RedisOptionsFromConfig(config));
   catalog::RedisCatalogStore catalog_store(redis.get());

@@ -89,26 +89,6 @@ const char* TransitionName(RotationTransition t) {
   return "update";
 }
 
-const char* SearchPlanName(RedisCatalogStore::SearchPlan plan) {
-  switch (plan) {
-    case RedisCatalogStore::SearchPlan::kLuaAuto: break;
-    case RedisCatalogStore::SearchPlan::kEvaluateCandidates: return "evaluate";
-    case RedisCatalogStore::SearchPlan::kWalkIndex: return "walk";
-    case RedisCatalogStore::SearchPlan::kMaterialize: return "materialize";
-    case RedisCatalogStore::SearchPlan::kAuto: break;
-  }
-  return "auto";
-}
-
-const char* OrderName(SearchOrder order) {
-  switch (order) {
-    case SearchOrder::kTotalFee: return "fee";
-    case SearchOrder::kSeatsAvailable: return "seats";
-    case SearchOrder::kStartDate: break;
-  }
-  return "start";
-}
-
 absl::Status RotationNotFound(const std::string& rotation_id) {
   return ErrorWithInfo(absl::StatusCode::kNotFound,
                        absl::StrCat("rotation rotations/", rotation_id, " not found"),
@@ -560,9 +540,6 @@ void RedisCatalogStore::ListSessions(const std::string& rotation_id,
 void RedisCatalogStore::SearchRotations(const SearchQuery& query,
                                         const std::optional<SearchCursor>& cursor, int limit,
                                         absl::Time now, Done<SearchPage> done) {
-  if (search_plan_ != SearchPlan::kAuto) {
-    return SearchWithScript(query, cursor, limit, now, std::move(done));
-  }
   // Evaluated in process over the index (see GetRotation for how freshness is kept). The
   // script that reads cat:ver also sweeps lapsed holds, as the search script did, so that
   // seat.expired follows a search without waiting for the sweeper.
@@ -591,48 +568,6 @@ void RedisCatalogStore::SearchRotations(const SearchQuery& query,
           done(std::move(page));
         });
       });
-}
-
-void RedisCatalogStore::SearchWithScript(const SearchQuery& query,
-                                         const std::optional<SearchCursor>& cursor, int limit,
-                                         absl::Time now, Done<SearchPage> done) {
-  static const redis::Script kScript = CatalogScript(lua::kSearch);
-  auto optional_day = [](const std::optional<int64_t>& day) {
-    return day ? absl::StrCat(*day) : std::string();
-  };
-  std::vector<std::string> args = {
-      Millis(now),
-      OrderName(query.order),
-      query.has_seats ? "1" : "0",
-      optional_day(query.start_from_day),
-      optional_day(query.start_to_day),
-      query.max_total_fee_cents ? absl::StrCat(*query.max_total_fee_cents) : "",
-      cursor ? absl::StrCat(cursor->score) : "",
-      cursor ? cursor->rotation_id : "",
-      absl::StrCat(limit),
-      absl::StrCat(kSearchSweepLimit),
-      // No open session starts before today anywhere (UTC-12 is the last place to get there).
-      absl::StrCat(DayNumber(TodayIn(now - absl::Hours(12), "UTC"))),
-      SearchPlanName(search_plan_)};
-  for (const std::string& term : query.terms) args.push_back(TermKey(term));
-  redis_->Eval(kScript, {}, std::move(args),
-               [done = std::move(done)](absl::StatusOr<Reply> reply) {
-                 absl::Status s = ReplyStatus(reply);
-                 if (!s.ok()) return done(s);
-                 const std::vector<Reply>& e = reply->elements;
-                 if (e.size() < 2) return done(CorruptRecord());
-                 SearchPage page;
-                 page.total_size = static_cast<int32_t>(IntegerOr(e[0], 0));
-                 page.more = IntegerOr(e[1], 0) == 1;
-                 constexpr size_t kPerRotation = 6;
-                 for (size_t i = 2; i + kPerRotation <= e.size(); i += kPerRotation) {
-                   absl::StatusOr<StoredRotation> r = RotationFromView(e, i + 2);
-                   if (!r.ok()) return done(r.status());
-                   page.rotations.push_back(std::move(r->rotation));
-                   page.scores.push_back(IntegerOr(e[i + 1], 0));
-                 }
-                 done(std::move(page));
-               });
 }
 
 }  // namespace clerkship::catalog

@@ -51,14 +51,8 @@ class RedisCatalogStore : public CatalogStore {
   void SearchRotations(const SearchQuery& query, const std::optional<SearchCursor>& cursor,
                        int limit, absl::Time now, Done<SearchPage> done) override;
 
-  // How many lapsed holds / closed sessions a search sweeps before it reads the indexes.
+  // How many lapsed holds a search sweeps before it answers.
   static constexpr int kSearchSweepLimit = 200;
-
-  // How searches are answered: kAuto (production) evaluates them in process over the
-  // RotationIndex; the others run the search script (kSearch in catalog_lua.cc), as its own
-  // planner chooses (kLuaAuto) or, for tests, by one strategy wherever it applies.
-  enum class SearchPlan { kAuto, kEvaluateCandidates, kWalkIndex, kMaterialize, kLuaAuto };
-  void set_search_plan(SearchPlan plan) { search_plan_ = plan; }
 
   // Rotations fetched per index sync step.
   static constexpr int kIndexSyncBatch = 500;
@@ -66,16 +60,12 @@ class RedisCatalogStore : public CatalogStore {
   class IndexSync;
 
  private:
-  void SearchWithScript(const SearchQuery& query, const std::optional<SearchCursor>& cursor,
-                        int limit, absl::Time now, Done<SearchPage> done);
-
   redis::Client* redis_;
-  std::atomic<SearchPlan> search_plan_{SearchPlan::kAuto};
   // Shared with the callbacks of Redis calls in flight, which may outlive the store.
   std::shared_ptr<IndexSync> index_;
 };
 
-// The Redis key of a search term's index set.
+// How a search term is written in a rotation's `ix` field (cat:idx:<term>).
 std::string TermKey(const std::string& term);
 
 }  // namespace clerkship::catalog

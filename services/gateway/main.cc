@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/config/config.h"
 #include "common/logging/log.h"
+#include "common/server/mutex_settings.h"
 #include "services/gateway/gateway.h"
 #include "services/gateway/gateway_config.h"
 
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
   Config config("clerkship-gateway", "HTTP/JSON gateway in front of the clerkship services");
   gateway::AddGatewayFlags(&config);
   config.ParseOrExit(argc, argv);
+  ApplyMutexSettings();
   log::SetService("gateway");
   log::Severity severity;
   if (log::ParseSeverity(config.GetString("log_level"), &severity)) log::SetMinSeverity(severity);

@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
       absl::Seconds(1));
   tls::AddClientTlsFlags(&config);
   config.ParseOrExit(argc, argv);
-  InitLogging(config, "matching");
+  InitProcess(config, "matching");
 
   redis::ClientOptions redis_options = RedisOptionsFromConfig(config);
   auto redis = redis::Client::Create(redis_options);

@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
   config.ParseOrExit(argc, argv);
   // The runtime's channels to applicant and matching use it.
   tls::SetDefaultClientTls(tls::ClientTlsFromConfigOrExit(config));
-  InitLogging(config, "notification");
+  InitProcess(config, "notification");
 
   // The runner is destroyed first (explicitly, below): its server calls into the service,
   // and it watches the Redis client, both owned by the runtime.

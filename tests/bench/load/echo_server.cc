@@ -50,15 +50,8 @@ int EchoServerMain(int argc, char** argv) {
   config.AddBool("runner", false,
                  "serve through the services' ServerRunner (interceptors, access log, metrics, "
                  "health) instead of a bare server with the same settings");
-  config.AddBool("mutex_deadlock_detection", true,
-                 "leave Abseil's Mutex deadlock detection as the services have it (Debian's "
-                 "Abseil is built without NDEBUG, so it is on); false measures what turning it "
-                 "off would save");
   config.ParseOrExit(argc, argv);
-  InitLogging(config, "echo");
-  if (!config.GetBool("mutex_deadlock_detection")) {
-    absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  }
+  InitProcess(config, "echo");
   EchoServiceImpl service;
   ServerOptions options = ServerOptionsFromConfig(config, "echo");
 

@@ -43,8 +43,6 @@ struct Expectation {
   std::string next_start_date;   // over open sessions
 };
 
-using Plan = RedisCatalogStore::SearchPlan;
-
 class SearchTestBase : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -69,7 +67,6 @@ class SearchTestBase : public ::testing::Test {
   void SetUp() override {
     ASSERT_NE(server_, nullptr);
     ASSERT_TRUE(load_status_->ok()) << *load_status_;
-    server_->catalog_store->set_search_plan(Plan::kAuto);
   }
 
   // The straightforward filter the service must agree with.
@@ -207,20 +204,9 @@ InProcessCatalog* SearchTestBase::server_ = nullptr;
 GeneratedCatalog* SearchTestBase::data_ = nullptr;
 absl::Status* SearchTestBase::load_status_ = nullptr;
 
-// Plan-independent checks, with the default plan.
 class SearchTest : public SearchTestBase {};
 
-// Filters and orderings, answered each way the store can answer them (each strategy is
-// used wherever it applies).
-class SearchPlanTest : public SearchTestBase, public ::testing::WithParamInterface<Plan> {
- protected:
-  void SetUp() override {
-    SearchTestBase::SetUp();
-    server_->catalog_store->set_search_plan(GetParam());
-  }
-};
-
-TEST_P(SearchPlanTest, EachFilterAloneMatchesAPlainFilter) {
+TEST_F(SearchTest, EachFilterAloneMatchesAPlainFilter) {
   v1::SearchRotationsRequest q;
   ExpectMatchesReference(q, "no filter");
   for (int specialty : {1, 4, 8, 16, 29}) {
@@ -271,7 +257,7 @@ TEST_P(SearchPlanTest, EachFilterAloneMatchesAPlainFilter) {
   ExpectMatchesReference(q, "has seats");
 }
 
-TEST_P(SearchPlanTest, StartWindowsMatchAPlainFilter) {
+TEST_F(SearchTest, StartWindowsMatchAPlainFilter) {
   v1::SearchRotationsRequest q;
   q.set_start_from(DayFromEpoch(60));
   ExpectMatchesReference(q, "from day 60");
@@ -302,7 +288,7 @@ TEST_P(SearchPlanTest, StartWindowsMatchAPlainFilter) {
   EXPECT_TRUE(out.next_page_token().empty());
 }
 
-TEST_P(SearchPlanTest, CombinedFiltersMatchAPlainFilter) {
+TEST_F(SearchTest, CombinedFiltersMatchAPlainFilter) {
   v1::SearchRotationsRequest q;
   q.set_us_state("IL");
   q.set_has_seats(true);
@@ -460,20 +446,6 @@ TEST_F(SearchTest, EveryInvalidFieldIsNamed) {
   EXPECT_EQ(ViolatedFields(Search(several, &out)),
             (std::set<std::string>{"us_state", "max_total_fee_cents", "order_by"}));
 }
-
-INSTANTIATE_TEST_SUITE_P(Plans, SearchPlanTest,
-                         ::testing::Values(Plan::kAuto, Plan::kEvaluateCandidates,
-                                           Plan::kWalkIndex, Plan::kMaterialize,
-                                           Plan::kLuaAuto),
-                         [](const ::testing::TestParamInfo<Plan>& info) {
-                           switch (info.param) {
-                             case Plan::kEvaluateCandidates: return "EvaluateCandidates";
-                             case Plan::kWalkIndex: return "WalkIndex";
-                             case Plan::kMaterialize: return "Materialize";
-                             case Plan::kLuaAuto: return "LuaAuto";
-                             default: return "Auto";
-                           }
-                         });
 
 // The indexes follow every kind of change: seats taken and freed (also by expiry),
 // deadlines passing, updates, archiving.
