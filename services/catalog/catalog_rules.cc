@@ -243,7 +243,12 @@ bool CanManageAnySite(const auth::Identity& who) {
 }
 
 bool CanSeeRotation(const auth::Identity& who, const v1::Rotation& rotation) {
-  return rotation.state() != v1::Rotation::DRAFT || CanManageSite(who, rotation.site());
+  return CanSeeRotation(who, rotation.state(), rotation.site());
+}
+
+bool CanSeeRotation(const auth::Identity& who, v1::Rotation::State state,
+                    const std::string& site) {
+  return state != v1::Rotation::DRAFT || CanManageSite(who, site);
 }
 
 // ---- Search ------------------------------------------------------------------------------

@@ -71,6 +71,8 @@ bool CanManageSite(const auth::Identity& who, absl::string_view site_name);
 bool CanManageAnySite(const auth::Identity& who);
 // DRAFT rotations exist only for those who may manage them.
 bool CanSeeRotation(const auth::Identity& who, const v1::Rotation& rotation);
+bool CanSeeRotation(const auth::Identity& who, v1::Rotation::State state,
+                    const std::string& site);
 
 // ---- Search ------------------------------------------------------------------------------
 

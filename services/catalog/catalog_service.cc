@@ -4,6 +4,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/slice.h"
 #include "common/auth/identity.h"
 #include "common/events/events.h"
 #include "common/server/reactor.h"
@@ -54,6 +56,48 @@ absl::Status Explained(absl::Status s, const std::string& subject) {
   if (reason.empty()) reason = "PRECONDITION_FAILED";
   return PreconditionFailedError(s.message(), {{reason, subject, std::string(s.message())}},
                                  reason, kDomain);
+}
+
+// ---- Wire form (GetRotation, SearchRotations) ---------------------------------------------
+
+template <typename Message>
+bool ParseRequest(const grpc::ByteBuffer& bytes, Message* out) {
+  grpc::ByteBuffer copy(bytes);  // shares the slices; Deserialize consumes its argument
+  return grpc::SerializationTraits<Message>::Deserialize(&copy, out).ok();
+}
+
+template <typename Message>
+absl::Status Unparsable(const Message& message) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("the request is not a valid ", message.GetDescriptor()->full_name()));
+}
+
+constexpr int kVarint = 0;
+constexpr int kLengthDelimited = 2;
+
+void AppendVarint(uint64_t value, std::string* out) {
+  while (value >= 0x80) {
+    out->push_back(static_cast<char>((value & 0x7f) | 0x80));
+    value >>= 7;
+  }
+  out->push_back(static_cast<char>(value));
+}
+
+void AppendTag(int field, int wire_type, std::string* out) {
+  AppendVarint((static_cast<uint64_t>(field) << 3) | wire_type, out);
+}
+
+void AppendRotation(const RotationWire& rotation, std::string* out) {
+  out->append(rotation.record->bytes);
+  out->append(rotation.computed);
+}
+
+// A response buffer that takes the string over instead of copying it.
+grpc::ByteBuffer OwningBuffer(std::string bytes) {
+  auto* owned = new std::string(std::move(bytes));
+  grpc::Slice slice(
+      owned->data(), owned->size(), [](void* p) { delete static_cast<std::string*>(p); }, owned);
+  return grpc::ByteBuffer(&slice, 1);
 }
 
 absl::Status ArchivedError(const std::string& rotation_name) {
@@ -328,21 +372,28 @@ grpc::ServerUnaryReactor* CatalogServiceImpl::CreateRotation(
 }
 
 grpc::ServerUnaryReactor* CatalogServiceImpl::GetRotation(grpc::CallbackServerContext* context,
-                                                          const v1::GetRotationRequest* request,
-                                                          v1::Rotation* response) {
+                                                          const grpc::ByteBuffer* request_bytes,
+                                                          grpc::ByteBuffer* response) {
+  v1::GetRotationRequest request;
+  if (!ParseRequest(*request_bytes, &request)) return FinishNow(context, Unparsable(request));
   Validator v;
-  if (!v.RequireName("name", request->name(), "rotations")) return FinishNow(context, v.Finish());
+  if (!v.RequireName("name", request.name(), "rotations")) return FinishNow(context, v.Finish());
   auth::Identity who = auth::IdentityFrom(*context);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  store_->GetRotation(
-      ResourceId(request->name(), "rotations"), clock_->Now(),
-      [who, reactor, response, name = request->name()](absl::StatusOr<StoredRotation> r) {
-        if (r.ok() && !CanSeeRotation(who, r->rotation)) r = RotationNotFound(name);
+  store_->GetRotationWire(
+      ResourceId(request.name(), "rotations"), clock_->Now(),
+      [who, reactor, response, name = request.name()](absl::StatusOr<RotationWire> r) {
+        if (r.ok() && !CanSeeRotation(who, r->record->state, r->record->site)) {
+          r = RotationNotFound(name);
+        }
         if (!r.ok()) {
           reactor->Finish(ToGrpcStatus(r.status()));
           return;
         }
-        *response = std::move(r->rotation);
+        std::string bytes;
+        bytes.reserve(r->size());
+        AppendRotation(*r, &bytes);
+        *response = OwningBuffer(std::move(bytes));
         reactor->Finish(grpc::Status::OK);
       });
   return reactor;
@@ -475,15 +526,17 @@ grpc::ServerUnaryReactor* CatalogServiceImpl::Transition(grpc::CallbackServerCon
 }
 
 grpc::ServerUnaryReactor* CatalogServiceImpl::SearchRotations(
-    grpc::CallbackServerContext* context, const v1::SearchRotationsRequest* request,
-    v1::SearchRotationsResponse* response) {
-  absl::StatusOr<SearchQuery> query = ParseSearchQuery(*request);
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
+    grpc::ByteBuffer* response) {
+  v1::SearchRotationsRequest request;
+  if (!ParseRequest(*request_bytes, &request)) return FinishNow(context, Unparsable(request));
+  absl::StatusOr<SearchQuery> query = ParseSearchQuery(request);
   if (!query.ok()) return FinishNow(context, query.status());
-  absl::StatusOr<int> page_size = PageSize(request->page_size());
+  absl::StatusOr<int> page_size = PageSize(request.page_size());
   if (!page_size.ok()) return FinishNow(context, page_size.status());
   std::optional<SearchCursor> cursor;
-  if (!request->page_token().empty()) {
-    absl::StatusOr<PageCursor> token = DecodePageToken(request->page_token(), query->fingerprint);
+  if (!request.page_token().empty()) {
+    absl::StatusOr<PageCursor> token = DecodePageToken(request.page_token(), query->fingerprint);
     if (!token.ok()) return FinishNow(context, token.status());
     cursor = DecodeSearchCursor(token->position);
     if (!cursor) {
@@ -498,14 +551,32 @@ grpc::ServerUnaryReactor* CatalogServiceImpl::SearchRotations(
           reactor->Finish(ToGrpcStatus(page.status()));
           return;
         }
-        response->set_total_size(page->total_size);
-        for (v1::Rotation& r : page->rotations) *response->add_rotations() = std::move(r);
-        if (page->more && !page->scores.empty()) {
-          SearchCursor last{page->scores.back(),
-                            ResourceId(response->rotations().rbegin()->name(), "rotations")};
-          response->set_next_page_token(
-              EncodePageToken({fingerprint, EncodeSearchCursor(last)}));
+        // SearchRotationsResponse on the wire: each rotation as a length-delimited field 1,
+        // then next_page_token (2) and total_size (3).
+        size_t size = 16;
+        for (const RotationWire& r : page->rotations) size += r.size() + 8;
+        std::string bytes;
+        bytes.reserve(size);
+        for (const RotationWire& r : page->rotations) {
+          AppendTag(v1::SearchRotationsResponse::kRotationsFieldNumber, kLengthDelimited, &bytes);
+          AppendVarint(r.size(), &bytes);
+          AppendRotation(r, &bytes);
         }
+        if (page->more && !page->scores.empty() && !page->rotations.empty()) {
+          std::string token = EncodePageToken(
+              {fingerprint, EncodeSearchCursor(SearchCursor{
+                                page->scores.back(), page->rotations.back().record->id})});
+          AppendTag(v1::SearchRotationsResponse::kNextPageTokenFieldNumber, kLengthDelimited,
+                    &bytes);
+          AppendVarint(token.size(), &bytes);
+          bytes += token;
+        }
+        if (page->total_size != 0) {
+          AppendTag(v1::SearchRotationsResponse::kTotalSizeFieldNumber, kVarint, &bytes);
+          // int32 fields are encoded as 64-bit varints (negative values sign-extended).
+          AppendVarint(static_cast<uint64_t>(static_cast<int64_t>(page->total_size)), &bytes);
+        }
+        *response = OwningBuffer(std::move(bytes));
         reactor->Finish(grpc::Status::OK);
       });
   return reactor;

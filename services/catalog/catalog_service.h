@@ -11,7 +11,14 @@
 
 namespace clerkship::catalog {
 
-class CatalogServiceImpl final : public v1::CatalogService::CallbackService {
+// GetRotation and SearchRotations, the hot reads, are answered in wire form (raw methods):
+// the request is parsed here and the response assembled from rotation records the index
+// serialized once (RotationWire), instead of copying and serializing every rotation per call.
+using CatalogServiceBase = v1::CatalogService::WithRawCallbackMethod_GetRotation<
+    v1::CatalogService::WithRawCallbackMethod_SearchRotations<
+        v1::CatalogService::CallbackService>>;
+
+class CatalogServiceImpl final : public CatalogServiceBase {
  public:
   CatalogServiceImpl(CatalogStore* store, Clock* clock) : store_(store), clock_(clock) {}
 
@@ -28,9 +35,10 @@ class CatalogServiceImpl final : public v1::CatalogService::CallbackService {
   grpc::ServerUnaryReactor* CreateRotation(grpc::CallbackServerContext* context,
                                            const v1::CreateRotationRequest* request,
                                            v1::Rotation* response) override;
+  // Request: v1::GetRotationRequest; response: v1::Rotation.
   grpc::ServerUnaryReactor* GetRotation(grpc::CallbackServerContext* context,
-                                        const v1::GetRotationRequest* request,
-                                        v1::Rotation* response) override;
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* UpdateRotation(grpc::CallbackServerContext* context,
                                            const v1::UpdateRotationRequest* request,
                                            v1::Rotation* response) override;
@@ -40,9 +48,10 @@ class CatalogServiceImpl final : public v1::CatalogService::CallbackService {
   grpc::ServerUnaryReactor* ArchiveRotation(grpc::CallbackServerContext* context,
                                             const v1::ArchiveRotationRequest* request,
                                             v1::Rotation* response) override;
+  // Request: v1::SearchRotationsRequest; response: v1::SearchRotationsResponse.
   grpc::ServerUnaryReactor* SearchRotations(grpc::CallbackServerContext* context,
-                                            const v1::SearchRotationsRequest* request,
-                                            v1::SearchRotationsResponse* response) override;
+                                            const grpc::ByteBuffer* request,
+                                            grpc::ByteBuffer* response) override;
 
   grpc::ServerUnaryReactor* CreateSession(grpc::CallbackServerContext* context,
                                           const v1::CreateSessionRequest* request,

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -59,8 +60,29 @@ struct SessionPage {
   std::vector<v1::Session> sessions;  // ordered by start_date, then name
 };
 
+// A rotation as GetRotation and SearchRotations answer it, in protobuf wire form, so that
+// answering does not copy or serialize the record: `record` is the stored v1::Rotation,
+// serialized once when it changed and shared by every answer until the next change;
+// `computed` is a v1::Rotation holding only the fields computed at read time
+// (next_start_date, seats_available), which the record never has. A message's fields may
+// come in any order on the wire, so the two concatenated are the whole rotation.
+struct RotationRecord {
+  std::string bytes;  // serialized v1::Rotation as stored
+  v1::Rotation::State state = v1::Rotation::STATE_UNSPECIFIED;
+  std::string site;   // "sites/{id}", for visibility checks
+  std::string id;     // the rotation's id, for page cursors
+};
+struct RotationWire {
+  std::shared_ptr<const RotationRecord> record;
+  std::string computed;
+
+  size_t size() const { return record->bytes.size() + computed.size(); }
+  // The rotation as a message (tests, and callers that need the fields).
+  bool ParseTo(v1::Rotation* out) const;
+};
+
 struct SearchPage {
-  std::vector<v1::Rotation> rotations;
+  std::vector<RotationWire> rotations;
   std::vector<int64_t> scores;  // sort score of each rotation, for the next cursor
   bool more = false;
   int32_t total_size = 0;
@@ -92,6 +114,9 @@ class CatalogStore {
   // NOT_FOUND when there is no such rotation.
   virtual void GetRotation(const std::string& rotation_id, absl::Time now,
                            Done<StoredRotation> done) = 0;
+  // The same rotation in wire form, for answering reads without copying it.
+  virtual void GetRotationWire(const std::string& rotation_id, absl::Time now,
+                               Done<RotationWire> done) = 0;
   // Replaces a rotation if its etag is still `expected_etag` (else ABORTED with reason
   // ETAG_CHANGED), enforcing the state rules of `transition` (FAILED_PRECONDITION
   // ROTATION_ARCHIVED / ROTATION_HAS_NO_SESSIONS), re-indexing it for search and

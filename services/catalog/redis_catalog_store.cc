@@ -407,37 +407,59 @@ void RedisCatalogStore::CreateRotation(const RotationWrite& write, const std::st
                });
 }
 
-void RedisCatalogStore::GetRotation(const std::string& rotation_id, absl::Time now,
-                                    Done<StoredRotation> done) {
-  // From the in-process index, at least as fresh as Redis at the time of a plain GET of
-  // cat:ver: the view is taken first (on this thread) and used if that GET shows no change
-  // since; otherwise the index catches up and the view is taken again.
-  auto view = [rotation_id, now](const RotationIndex& index) -> absl::StatusOr<StoredRotation> {
-    std::optional<StoredRotation> r = index.View(rotation_id, now);
-    if (!r) return RotationNotFound(rotation_id);
-    return std::move(*r);
-  };
+// Answers from the in-process index, at least as fresh as Redis at the time of the version
+// read that `send_version` makes (a command whose reply is cat:ver): `read` runs first, on
+// the caller's thread, and its answer is used if that reply shows no change since; otherwise
+// the index catches up and `read` runs again. Readers thus never wait for each other, and
+// the Redis thread only hands over an answer already made.
+template <typename T, typename Read, typename SendVersion>
+void RedisCatalogStore::ReadFresh(Read read, SendVersion send_version, Done<T> done) {
   int64_t seen = -1;
-  absl::StatusOr<StoredRotation> early = absl::UnknownError("not read");
+  absl::StatusOr<T> early = absl::UnknownError("not read");
   index_->Read([&](const RotationIndex& index, int64_t version) {
     seen = version;
-    if (version >= 0) early = view(index);
+    if (version >= 0) early = read(index);
   });
-  redis_->Command(
-      {"GET", "cat:ver"},
-      [index = index_, seen, early = std::move(early), view,
-       done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
-        absl::Status s = ReplyStatus(reply);
-        if (!s.ok()) return done(s);
-        int64_t version = IntegerOr(*reply, 0);
-        if (seen >= 0 && version == seen) return done(std::move(early));
-        index->WhenAtLeast(version, [index, view, done = std::move(done)](absl::Status s) {
-          if (!s.ok()) return done(s);
-          absl::StatusOr<StoredRotation> out = absl::UnknownError("not read");
-          index->Read([&](const RotationIndex& i, int64_t) { out = view(i); });
-          done(std::move(out));
-        });
-      });
+  send_version([index = index_, seen, early = std::move(early), read = std::move(read),
+                done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
+    absl::Status s = ReplyStatus(reply);
+    if (!s.ok()) return done(s);
+    int64_t version = IntegerOr(*reply, 0);
+    if (seen >= 0 && version == seen) return done(std::move(early));
+    index->WhenAtLeast(version, [index, read = std::move(read),
+                                 done = std::move(done)](absl::Status s) {
+      if (!s.ok()) return done(s);
+      absl::StatusOr<T> out = absl::UnknownError("not read");
+      index->Read([&](const RotationIndex& i, int64_t) { out = read(i); });
+      done(std::move(out));
+    });
+  });
+}
+
+void RedisCatalogStore::SendVersionRead(Done<Reply> done) {
+  redis_->Command({"GET", "cat:ver"}, std::move(done));
+}
+
+void RedisCatalogStore::GetRotation(const std::string& rotation_id, absl::Time now,
+                                    Done<StoredRotation> done) {
+  ReadFresh<StoredRotation>(
+      [rotation_id, now](const RotationIndex& index) -> absl::StatusOr<StoredRotation> {
+        std::optional<StoredRotation> r = index.View(rotation_id, now);
+        if (!r) return RotationNotFound(rotation_id);
+        return std::move(*r);
+      },
+      [this](Done<Reply> reply) { SendVersionRead(std::move(reply)); }, std::move(done));
+}
+
+void RedisCatalogStore::GetRotationWire(const std::string& rotation_id, absl::Time now,
+                                        Done<RotationWire> done) {
+  ReadFresh<RotationWire>(
+      [rotation_id, now](const RotationIndex& index) -> absl::StatusOr<RotationWire> {
+        std::optional<RotationWire> r = index.ViewWire(rotation_id, now);
+        if (!r) return RotationNotFound(rotation_id);
+        return std::move(*r);
+      },
+      [this](Done<Reply> reply) { SendVersionRead(std::move(reply)); }, std::move(done));
 }
 
 void RedisCatalogStore::WriteRotation(RotationTransition transition,
@@ -540,34 +562,19 @@ void RedisCatalogStore::ListSessions(const std::string& rotation_id,
 void RedisCatalogStore::SearchRotations(const SearchQuery& query,
                                         const std::optional<SearchCursor>& cursor, int limit,
                                         absl::Time now, Done<SearchPage> done) {
-  // Evaluated in process over the index (see GetRotation for how freshness is kept). The
-  // script that reads cat:ver also sweeps lapsed holds, as the search script did, so that
-  // seat.expired follows a search without waiting for the sweeper.
+  // Evaluated in process over the index (see ReadFresh). The script that reads cat:ver also
+  // sweeps lapsed holds, so that seat.expired follows a search without waiting for the
+  // sweeper.
   static const redis::Script kVersion = CatalogScript(lua::kSweepAndVersion);
-  auto search = [query, cursor, limit, now](const RotationIndex& index) {
-    return index.Search(query, cursor, limit, now);
-  };
-  int64_t seen = -1;
-  SearchPage early;
-  index_->Read([&](const RotationIndex& index, int64_t version) {
-    seen = version;
-    if (version >= 0) early = search(index);
-  });
-  redis_->Eval(
-      kVersion, {}, {Millis(now), absl::StrCat(kSearchSweepLimit)},
-      [index = index_, seen, early = std::move(early), search = std::move(search),
-       done = std::move(done)](absl::StatusOr<Reply> reply) mutable {
-        absl::Status s = ReplyStatus(reply);
-        if (!s.ok()) return done(s);
-        int64_t version = IntegerOr(*reply, 0);
-        if (seen >= 0 && version == seen) return done(std::move(early));
-        index->WhenAtLeast(version, [index, search, done = std::move(done)](absl::Status s) {
-          if (!s.ok()) return done(s);
-          SearchPage page;
-          index->Read([&](const RotationIndex& i, int64_t) { page = search(i); });
-          done(std::move(page));
-        });
-      });
+  ReadFresh<SearchPage>(
+      [query, cursor, limit, now](const RotationIndex& index) -> absl::StatusOr<SearchPage> {
+        return index.Search(query, cursor, limit, now);
+      },
+      [this, now](Done<Reply> reply) {
+        redis_->Eval(kVersion, {}, {Millis(now), absl::StrCat(kSearchSweepLimit)},
+                     std::move(reply));
+      },
+      std::move(done));
 }
 
 }  // namespace clerkship::catalog

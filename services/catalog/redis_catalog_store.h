@@ -32,6 +32,8 @@ class RedisCatalogStore : public CatalogStore {
                       absl::Time now, Done<StoredRotation> done) override;
   void GetRotation(const std::string& rotation_id, absl::Time now,
                    Done<StoredRotation> done) override;
+  void GetRotationWire(const std::string& rotation_id, absl::Time now,
+                       Done<RotationWire> done) override;
   void WriteRotation(RotationTransition transition, const std::string& expected_etag,
                      const RotationWrite& write, const events::v1::Event& event,
                      absl::Time now, Done<StoredRotation> done) override;
@@ -60,6 +62,10 @@ class RedisCatalogStore : public CatalogStore {
   class IndexSync;
 
  private:
+  template <typename T, typename Read, typename SendVersion>
+  void ReadFresh(Read read, SendVersion send_version, Done<T> done);
+  void SendVersionRead(Done<redis::Reply> done);
+
   redis::Client* redis_;
   // Shared with the callbacks of Redis calls in flight, which may outlive the store.
   std::shared_ptr<IndexSync> index_;

@@ -13,11 +13,14 @@
 // in here.
 
 #include <cstdint>
+#include <memory>
+#include <utility>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
 #include "absl/time/time.h"
 #include "clerkship/catalog/v1/catalog.pb.h"
 #include "services/catalog/catalog_rules.h"
@@ -54,6 +57,8 @@ class RotationIndex {
   // The rotation as GetRotation returns it at `now` (next_start_date and seats_available
   // over its open sessions), or nullopt.
   std::optional<StoredRotation> View(const std::string& rotation_id, absl::Time now) const;
+  // The same, in wire form (no copy of the record).
+  std::optional<RotationWire> ViewWire(const std::string& rotation_id, absl::Time now) const;
 
   // What the search script answers (catalog_lua.cc kSearch): PUBLISHED rotations matching
   // `query` at `now`, in the query's order, after `cursor`, at most `limit`, with the total.
@@ -63,20 +68,42 @@ class RotationIndex {
  private:
   struct Slot {
     IndexedRotation data;
+    std::shared_ptr<const RotationRecord> record;  // data.rotation serialized
     std::vector<uint32_t> term_ids;  // sorted; only while published
     bool live = false;
   };
   uint32_t TermId(const std::string& term);
   void Unpost(uint32_t slot);
   void Post(uint32_t slot);
+  // next_start_date (-1: none) and seats_available over the open sessions at now_ms.
+  static std::pair<int64_t, int64_t> Computed(const Slot& slot, int64_t now_ms);
   v1::Rotation ViewOf(const Slot& slot, int64_t now_ms) const;
+  RotationWire WireOf(const Slot& slot, int64_t now_ms) const;
+
+  // What a search reads of each rotation, packed apart from the records (same index as
+  // slots_) so that a scan touches little memory: the fee, and per session (in the record's
+  // order) the start day, when applications close, and the free seats before holds; holds
+  // are counted from the record's expiries only for sessions that have any.
+  struct HotSession {
+    int64_t start_day;
+    int64_t close_ms;
+    int64_t free_before_holds;  // capacity - confirmed
+    bool has_holds;
+  };
+  struct Hot {
+    int64_t fee_cents = 0;
+    absl::InlinedVector<HotSession, 2> sessions;
+  };
+  void SetHot(uint32_t slot);
+  int64_t AvailableIn(uint32_t slot, size_t session, int64_t now_ms) const;
 
   std::vector<Slot> slots_;
+  std::vector<Hot> hot_;
   std::vector<uint32_t> free_slots_;
   absl::flat_hash_map<std::string, uint32_t> slot_of_;
   absl::flat_hash_map<std::string, uint32_t> term_ids_;
-  std::vector<std::vector<uint32_t>> postings_;  // term id -> published slots (unordered)
-  std::vector<uint32_t> published_;              // published slots (unordered)
+  std::vector<std::vector<uint32_t>> postings_;  // term id -> published slots, ascending
+  std::vector<uint32_t> published_;              // published slots, ascending
 };
 
 }  // namespace clerkship::catalog

@@ -6,6 +6,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "google/protobuf/util/message_differencer.h"
+
 namespace clerkship::catalog {
 namespace {
 
@@ -40,9 +42,19 @@ IndexedRotation Rotation(const std::string& id, std::vector<std::string> terms, 
   return r;
 }
 
+// A page's rotations as messages, parsed from the wire form the index answers in.
+std::vector<v1::Rotation> Parsed(const SearchPage& page) {
+  std::vector<v1::Rotation> out;
+  for (const RotationWire& wire : page.rotations) {
+    EXPECT_TRUE(wire.ParseTo(&out.emplace_back()));
+    EXPECT_EQ(wire.record->id, out.back().name().substr(10));
+  }
+  return out;
+}
+
 std::vector<std::string> Names(const SearchPage& page) {
   std::vector<std::string> out;
-  for (const v1::Rotation& r : page.rotations) out.push_back(r.name().substr(10));
+  for (const v1::Rotation& r : Parsed(page)) out.push_back(r.name().substr(10));
   return out;
 }
 
@@ -60,8 +72,8 @@ TEST(RotationIndexTest, OrdersFiltersAndPages) {
   // By earliest open start; e has none and comes last; the draft never appears.
   EXPECT_THAT(Names(page), ElementsAre("a", "c", "b", "e"));
   EXPECT_EQ(page.total_size, 4);
-  EXPECT_EQ(page.rotations[1].next_start_date(), DateOfDay(kDay + 20));
-  EXPECT_EQ(page.rotations[1].seats_available(), 2);
+  EXPECT_EQ(Parsed(page)[1].next_start_date(), DateOfDay(kDay + 20));
+  EXPECT_EQ(Parsed(page)[1].seats_available(), 2);
 
   SearchQuery by_fee;
   by_fee.order = SearchOrder::kTotalFee;
@@ -136,6 +148,38 @@ TEST(RotationIndexTest, ReplacementsMoveRotationsBetweenTermsAndOutOfSearch) {
   index.Upsert(Rotation("c", {"specialty:PEDIATRICS"}, 0, {Session("s1", 3, 1)}));
   EXPECT_THAT(Names(index.Search(pediatrics, std::nullopt, 10, kNow)), ElementsAre("c"));
   EXPECT_EQ(index.size(), 2u);
+}
+
+// GetRotation and search answer with the record serialized once per change followed by the
+// fields computed at read time; parsed back, that is exactly the message View builds.
+TEST(RotationIndexTest, WireFormIsTheViewMessage) {
+  RotationIndex index;
+  IndexedRotation a = Rotation("a", {"specialty:CARDIOLOGY"}, 250, {Session("s1", 10, 3)});
+  a.rotation.set_title("Cardiology \"sub-internship\" \xC3\xA9t\xC3\xA9");
+  a.rotation.mutable_fees()->set_total_cents(250);
+  index.Upsert(a);
+  auto same_as_view = [&](absl::Time at) {
+    v1::Rotation parsed;
+    std::optional<RotationWire> wire = index.ViewWire("a", at);
+    if (!wire || !wire->ParseTo(&parsed)) return false;
+    return google::protobuf::util::MessageDifferencer::Equals(parsed, index.View("a", at)->rotation);
+  };
+  EXPECT_TRUE(same_as_view(kNow));
+  // No open session: neither computed field is set.
+  EXPECT_TRUE(same_as_view(kNow + absl::Hours(48)));
+
+  // A replacement replaces the record; answers already handed out keep the old one.
+  std::optional<RotationWire> before = index.ViewWire("a", kNow);
+  a.rotation.set_title("Cardiology");
+  index.Upsert(a);
+  EXPECT_TRUE(same_as_view(kNow));
+  v1::Rotation old_parsed, new_parsed;
+  ASSERT_TRUE(before->ParseTo(&old_parsed));
+  ASSERT_TRUE(index.ViewWire("a", kNow)->ParseTo(&new_parsed));
+  EXPECT_NE(old_parsed.title(), new_parsed.title());
+  EXPECT_EQ(new_parsed.title(), "Cardiology");
+  EXPECT_EQ(new_parsed.seats_available(), 3);
+  EXPECT_FALSE(index.ViewWire("missing", kNow).has_value());
 }
 
 }  // namespace

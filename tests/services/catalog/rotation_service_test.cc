@@ -5,10 +5,13 @@
 #include <gmock/gmock.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <cstring>
 #include <set>
 #include <thread>
 
+#include "grpcpp/generic/generic_stub.h"
 #include "tests/services/catalog/catalog_test_env.h"
 
 namespace clerkship::catalog {
@@ -348,6 +351,37 @@ TEST_F(RotationServiceTest, DraftsExistOnlyForThoseWhoManageThem) {
   grpc::Status malformed = Get("rotations/Bad Name", &out);
   EXPECT_EQ(ViolatedFields(malformed), std::set<std::string>{"name"});
   EXPECT_EQ(Get("rotations/missing", &out).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+// GetRotation and SearchRotations parse their requests themselves (they answer in wire
+// form): bytes that are no request are refused as INVALID_ARGUMENT, and the server goes on.
+TEST_F(RotationServiceTest, UnparsableReadRequestsAreRefused) {
+  grpc::GenericStub generic(channel_);
+  const char garbage[] = "\x0a\xff\xff\xff\xff\xff\xff";  // a length past the end
+  for (const char* method : {"/clerkship.catalog.v1.CatalogService/GetRotation",
+                             "/clerkship.catalog.v1.CatalogService/SearchRotations"}) {
+    grpc::ClientContext context;
+    grpc::Slice slice(garbage, sizeof(garbage) - 1);
+    grpc::ByteBuffer request(&slice, 1), response;
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    grpc::Status status;
+    generic.UnaryCall(&context, method, grpc::StubOptions(), &request, &response,
+                      [&](grpc::Status s) {
+                        std::lock_guard<std::mutex> lock(mu);
+                        status = std::move(s);
+                        done = true;
+                        cv.notify_one();
+                      });
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return done; });
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << method;
+    EXPECT_THAT(status.error_message(), ::testing::HasSubstr("not a valid")) << method;
+  }
+  MakeRotation("after", ValidRotation("sites/site"));
+  v1::Rotation out;
+  EXPECT_TRUE(Get("rotations/after", &out, testing::AsAdmin).ok());
 }
 
 TEST_F(RotationServiceTest, CoordinatorsManageOnlyTheirOwnSite) {
