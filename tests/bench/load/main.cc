@@ -48,8 +48,8 @@ constexpr char kUsage[] =
     "`clerkship-load <command> --help` lists a command's flags.\n";
 
 constexpr char kStandardScenarios[] =
-    "echo,echo_runner,get_rotation,search_rotations,recommend_rotations,list_notifications,"
-    "http_get_rotation,hold_release,submit_application,offer_accept,journey";
+    "echo,echo_runner,echo_sized,get_rotation,search_rotations,recommend_rotations,"
+    "list_notifications,http_get_rotation,hold_release,submit_application,offer_accept,journey";
 
 // Env lookup for the load tool's own flags: only the service addresses are taken from the
 // environment (CLERKSHIP_CATALOG_ADDR ... as the services use them); generic names such as
@@ -222,6 +222,9 @@ int RunMain(int argc, char** argv) {
   c.AddString("echo_addr", "", "bare echo server host:port (clerkship-load echo-server)");
   c.AddString("echo_runner_addr", "", "ServerRunner echo server host:port (--runner)");
   c.AddInt("echo_response_bytes", 0, "filler bytes in every echo response", 0, 1000000);
+  c.AddInt("echo_sized_bytes", 440,
+           "filler bytes in echo_sized's responses (440: a GetRotation answer in the data set)",
+           0, 1000000);
   c.AddInt("search_shape", -1,
            "search_rotations: only this filter shape (0-5, see data_model.cc); -1 = all in turn",
            -1, kSearchShapes - 1);
@@ -282,6 +285,7 @@ int RunMain(int argc, char** argv) {
     env.endpoints.token = std::string(absl::StripAsciiWhitespace(env.endpoints.token));
   }
   env.echo_response_bytes = static_cast<int>(c.GetInt("echo_response_bytes"));
+  env.echo_sized_bytes = static_cast<int>(c.GetInt("echo_sized_bytes"));
   env.search_shape = static_cast<int>(c.GetInt("search_shape"));
   // Where this run's applications start in the (applicant, session) sequence, so that a
   // second run against the same data applies to other sessions.

@@ -101,10 +101,11 @@ void SetFuture(google::protobuf::Timestamp* ts, absl::Duration ahead) {
 
 class EchoScenario : public Scenario {
  public:
-  EchoScenario(ScenarioEnv* env, std::string name, const std::unique_ptr<Target>& target)
+  EchoScenario(ScenarioEnv* env, std::string name, const std::unique_ptr<Target>& target,
+               int response_bytes)
       : env_(env), name_(std::move(name)), target_(target), stubs_(target.get()) {
     request_.set_payload("clerkship-bench-echo-payload");
-    request_.set_response_bytes(env->echo_response_bytes);
+    request_.set_response_bytes(response_bytes);
   }
   std::string name() const override { return name_; }
   std::vector<std::string> methods() const override { return {"Echo"}; }
@@ -466,6 +467,7 @@ class JourneyScenario : public Scenario {
 std::vector<std::string> AllScenarioNames() {
   return {"echo",
           "echo_runner",
+          "echo_sized",
           "get_rotation",
           "search_rotations",
           "hold_release",
@@ -479,9 +481,17 @@ std::vector<std::string> AllScenarioNames() {
 
 std::unique_ptr<Scenario> MakeScenario(const std::string& name, ScenarioEnv* env,
                                        std::string* error) {
-  if (name == "echo") return std::make_unique<EchoScenario>(env, name, env->endpoints.echo);
+  if (name == "echo") {
+    return std::make_unique<EchoScenario>(env, name, env->endpoints.echo,
+                                          env->echo_response_bytes);
+  }
   if (name == "echo_runner") {
-    return std::make_unique<EchoScenario>(env, name, env->endpoints.echo_runner);
+    return std::make_unique<EchoScenario>(env, name, env->endpoints.echo_runner,
+                                          env->echo_response_bytes);
+  }
+  if (name == "echo_sized") {
+    return std::make_unique<EchoScenario>(env, name, env->endpoints.echo,
+                                          env->echo_sized_bytes);
   }
   if (name == "get_rotation") return std::make_unique<GetRotationScenario>(env);
   if (name == "search_rotations") return std::make_unique<SearchScenario>(env);

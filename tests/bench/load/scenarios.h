@@ -6,6 +6,9 @@
 //   echo                 EchoService.Echo on the bare echo server: the baseline
 //   echo_runner          Echo on an echo server built with ServerRunner (interceptors, access
 //                        log, metrics, health): what the common server layer costs
+//   echo_sized           the bare echo answering with --echo_sized_bytes of filler (by
+//                        default a GetRotation answer's size): how much of a read's cost is
+//                        just moving its bytes, on the client as well as the server
 //   get_rotation         CatalogService.GetRotation of a random seeded rotation
 //   search_rotations     CatalogService.SearchRotations, six filter shapes, page of 20
 //   hold_release         SeatInventoryService.HoldSeat then ReleaseSeat (one operation)
@@ -56,6 +59,7 @@ struct ScenarioEnv {
   Endpoints endpoints;
   uint64_t application_offset = 0;  // NthApplication offset for this run
   int echo_response_bytes = 0;
+  int echo_sized_bytes = 440;
   int search_shape = -1;  // search_rotations: -1 = every filter shape in turn
   SubmittedPool submitted;
   std::atomic<uint64_t> applications_started{0};
