@@ -299,7 +299,9 @@ class RedisCatalogStore::IndexSync : public std::enable_shared_from_this<IndexSy
 };
 
 RedisCatalogStore::RedisCatalogStore(redis::Client* redis)
-    : redis_(redis), index_(std::make_shared<IndexSync>(redis)) {}
+    : redis_(redis),
+      index_(std::make_shared<IndexSync>(redis)),
+      versions_(std::make_shared<VersionReads>(redis)) {}
 
 RedisCatalogStore::~RedisCatalogStore() = default;
 
@@ -436,9 +438,50 @@ void RedisCatalogStore::ReadFresh(Read read, SendVersion send_version, Done<T> d
   });
 }
 
-void RedisCatalogStore::SendVersionRead(Done<Reply> done) {
-  redis_->Command({"GET", "cat:ver"}, std::move(done));
-}
+// Reads of cat:ver for GetRotation, shared: at most one GET is in flight, and the calls that
+// arrive meanwhile wait for the next one, which is sent when the current one returns. Every
+// call thus gets a version read by a command sent after it arrived (what freshness needs),
+// and under load one GET serves many calls instead of one each.
+class RedisCatalogStore::VersionReads : public std::enable_shared_from_this<VersionReads> {
+ public:
+  explicit VersionReads(redis::Client* redis) : redis_(redis) {}
+
+  void Read(Done<Reply> done) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (in_flight_) {
+        next_.push_back(std::move(done));
+        return;
+      }
+      in_flight_ = true;
+    }
+    std::vector<Done<Reply>> batch;
+    batch.push_back(std::move(done));
+    Send(std::move(batch));
+  }
+
+ private:
+  void Send(std::vector<Done<Reply>> batch) {
+    redis_->Command({"GET", "cat:ver"}, [self = shared_from_this(), batch = std::move(batch)](
+                                            absl::StatusOr<Reply> reply) mutable {
+      std::vector<Done<Reply>> next;
+      {
+        absl::MutexLock lock(&self->mu_);
+        next.swap(self->next_);
+        self->in_flight_ = !next.empty();
+      }
+      if (!next.empty()) self->Send(std::move(next));
+      for (Done<Reply>& done : batch) done(reply);
+    });
+  }
+
+  redis::Client* redis_;
+  absl::Mutex mu_;
+  bool in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<Done<Reply>> next_ ABSL_GUARDED_BY(mu_);
+};
+
+void RedisCatalogStore::SendVersionRead(Done<Reply> done) { versions_->Read(std::move(done)); }
 
 void RedisCatalogStore::GetRotation(const std::string& rotation_id, absl::Time now,
                                     Done<StoredRotation> done) {

@@ -60,6 +60,7 @@ class RedisCatalogStore : public CatalogStore {
   static constexpr int kIndexSyncBatch = 500;
 
   class IndexSync;
+  class VersionReads;
 
  private:
   template <typename T, typename Read, typename SendVersion>
@@ -69,6 +70,7 @@ class RedisCatalogStore : public CatalogStore {
   redis::Client* redis_;
   // Shared with the callbacks of Redis calls in flight, which may outlive the store.
   std::shared_ptr<IndexSync> index_;
+  std::shared_ptr<VersionReads> versions_;
 };
 
 // How a search term is written in a rotation's `ix` field (cat:idx:<term>).
