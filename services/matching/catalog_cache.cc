@@ -108,7 +108,14 @@ absl::Status CatalogCache::LoadAll() {
   {
     absl::MutexLock lock(&mu_);
     rotations_ = std::move(loaded);
-    snapshot_.reset();
+    InvalidateLocked();
+  }
+  {
+    // Every entry is new, so the last view has nothing left to lend the next
+    // one; dropping it frees the previous catalog now rather than at the next
+    // recommendation.
+    absl::MutexLock build_lock(&view_build_mu_);
+    last_view_.reset();
   }
   position_ = position;
   last_load_ = absl::Now();
@@ -298,22 +305,28 @@ void CatalogCache::UpdateSession(const std::string& rotation,
                      std::tie(b.start_date(), b.name());
             });
   it->second = std::move(copy);
-  snapshot_.reset();
+  InvalidateLocked();
 }
 
 void CatalogCache::Upsert(std::shared_ptr<const CatalogRotation> entry) {
   absl::MutexLock lock(&mu_);
   rotations_[entry->rotation.name()] = std::move(entry);
-  snapshot_.reset();
+  InvalidateLocked();
 }
 
 void CatalogCache::Erase(const std::string& rotation) {
   absl::MutexLock lock(&mu_);
-  if (rotations_.erase(rotation) > 0) snapshot_.reset();
+  if (rotations_.erase(rotation) > 0) InvalidateLocked();
 }
 
-std::shared_ptr<const CatalogCache::Snapshot> CatalogCache::Rotations() const {
-  absl::MutexLock lock(&mu_);
+void CatalogCache::InvalidateLocked() {
+  snapshot_.reset();
+  recommend_view_.reset();
+  ++generation_;
+}
+
+std::shared_ptr<const CatalogCache::Snapshot> CatalogCache::SnapshotLocked()
+    const {
   if (snapshot_ == nullptr) {
     auto snapshot = std::make_shared<Snapshot>();
     snapshot->reserve(rotations_.size());
@@ -321,6 +334,39 @@ std::shared_ptr<const CatalogCache::Snapshot> CatalogCache::Rotations() const {
     snapshot_ = std::move(snapshot);
   }
   return snapshot_;
+}
+
+std::shared_ptr<const CatalogCache::Snapshot> CatalogCache::Rotations() const {
+  absl::MutexLock lock(&mu_);
+  return SnapshotLocked();
+}
+
+std::shared_ptr<const RecommendIndex> CatalogCache::RecommendView() const {
+  {
+    absl::MutexLock lock(&mu_);
+    if (recommend_view_ != nullptr) return recommend_view_;
+  }
+  absl::MutexLock build_lock(&view_build_mu_);
+  std::shared_ptr<const Snapshot> snapshot;
+  uint64_t generation = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (recommend_view_ != nullptr) return recommend_view_;  // built meanwhile
+    snapshot = SnapshotLocked();
+    generation = generation_;
+  }
+  // Built outside mu_: the follower keeps applying events meanwhile.
+  std::vector<const CatalogRotation*> entries;
+  entries.reserve(snapshot->size());
+  for (const auto& entry : *snapshot) entries.push_back(entry.get());
+  std::shared_ptr<const RecommendIndex> view =
+      RecommendIndex::Build(entries, snapshot, last_view_.get());
+  last_view_ = view;
+  absl::MutexLock lock(&mu_);
+  // A change arrived during the build: this view still answers this caller
+  // (it is the catalog as of the call), but the next one builds afresh.
+  if (generation_ == generation) recommend_view_ = view;
+  return view;
 }
 
 std::shared_ptr<const CatalogRotation> CatalogCache::FindRotation(

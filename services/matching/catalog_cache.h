@@ -66,6 +66,10 @@ class CatalogCache {
 
   // Every cached rotation, ordered by name.
   std::shared_ptr<const Snapshot> Rotations() const;
+  // The same rotations indexed for Recommend, built on first use after a
+  // change and then shared by every call until the next change. It holds the
+  // snapshot it indexes, so it stays usable however long a caller keeps it.
+  std::shared_ptr<const RecommendIndex> RecommendView() const;
   std::shared_ptr<const CatalogRotation> FindRotation(
       const std::string& rotation) const;
   // A session of a cached (hence published) rotation, with its last known seat
@@ -78,6 +82,8 @@ class CatalogCache {
   // Adds or replaces one rotation. The follower uses it; so do benchmarks that
   // fill a cache without a catalog behind it.
   void Upsert(std::shared_ptr<const CatalogRotation> entry);
+  // Drops one rotation (the follower, on rotation.archived; tests).
+  void Erase(const std::string& rotation);
   // Marks the cache usable without a load (benchmarks, with Upsert).
   void MarkReady() { ready_ = true; }
 
@@ -91,7 +97,10 @@ class CatalogCache {
   void UpdateSession(const std::string& rotation, const std::string& session,
                      const std::function<void(catalog::v1::Session*)>& change,
                      bool create);
-  void Erase(const std::string& rotation);
+  // Forgets the derived views after a change to rotations_.
+  void InvalidateLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::shared_ptr<const Snapshot> SnapshotLocked() const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   CatalogClient* catalog_;
   CatalogCacheOptions options_;
@@ -104,10 +113,22 @@ class CatalogCache {
       "0-0";  // last stream entry applied; background thread only
   absl::Time last_load_ = absl::InfinitePast();
 
+  // Held while a recommend view is built, so that callers arriving meanwhile
+  // wait for that one instead of each building the same.
+  mutable absl::Mutex view_build_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  // The last view built, which the next build reuses for the rotations that
+  // did not change.
+  mutable std::shared_ptr<const RecommendIndex> last_view_
+      ABSL_GUARDED_BY(view_build_mu_);
   mutable absl::Mutex mu_;
   absl::btree_map<std::string, std::shared_ptr<const CatalogRotation>>
       rotations_ ABSL_GUARDED_BY(mu_);
   mutable std::shared_ptr<const Snapshot> snapshot_ ABSL_GUARDED_BY(mu_);
+  mutable std::shared_ptr<const RecommendIndex> recommend_view_
+      ABSL_GUARDED_BY(mu_);
+  // Counts changes to rotations_, so that a view built from an older snapshot
+  // is not kept.
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<std::string, std::string> site_zones_
       ABSL_GUARDED_BY(mu_);
 };

@@ -249,13 +249,12 @@ grpc::ServerUnaryReactor* MatchingServiceImpl::RecommendRotations(
     query.offset = call->offset;
     query.limit = call->limit;
     query.excluded_sessions = std::move(call->live_sessions);
-    std::shared_ptr<const CatalogCache::Snapshot> snapshot =
-        cache_->Rotations();
-    std::vector<const CatalogRotation*> rotations;
-    rotations.reserve(snapshot->size());
-    for (const auto& entry : *snapshot) rotations.push_back(entry.get());
+    // Only whether another page follows matters, not how many results there
+    // are: the scan may stop once that is certain.
+    query.exact_total = false;
+    std::shared_ptr<const RecommendIndex> catalog = cache_->RecommendView();
     RecommendResult result =
-        Recommend(call->applicant, rotations,
+        Recommend(call->applicant, *catalog,
                   RecommendationEligibility(call->applicant, query.now), query);
     for (v1::Recommendation& r : result.recommendations) {
       *call->response->add_recommendations() = std::move(r);
