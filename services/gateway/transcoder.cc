@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "absl/strings/strip.h"
 #include "common/logging/log.h"
 #include "common/status/status.h"
+#include "services/gateway/json_printer.h"
 
 namespace clerkship::gateway {
 namespace {
@@ -514,27 +516,19 @@ absl::Status BuildRequest(const Route& route, const PathBindings& bindings, absl
 
 absl::StatusOr<std::string> ResponseToJson(const Route& route, const Message& response,
                                            bool emit_defaults) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.always_print_primitive_fields = emit_defaults;
-  options.always_print_enums_as_ints = false;
-  options.preserve_proto_field_names = false;
-  std::string out;
   const FieldDescriptor* only = route.response_body_field;
-  if (only != nullptr && only->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE &&
-      !only->is_repeated()) {
-    const Message& sub = response.GetReflection()->GetMessage(response, only);
-    auto s = google::protobuf::util::MessageToJsonString(sub, &out, options);
-    if (!s.ok()) return absl::InternalError(std::string(s.message()));
-    return out;
+  if (only == nullptr) return MessageToJson(response, emit_defaults);
+  if (only->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !only->is_repeated()) {
+    return MessageToJson(response.GetReflection()->GetMessage(response, only), emit_defaults);
   }
-  auto s = google::protobuf::util::MessageToJsonString(response, &out, options);
-  if (!s.ok()) return absl::InternalError(std::string(s.message()));
-  if (only != nullptr) {
-    nlohmann::json whole = nlohmann::json::parse(out, nullptr, false);
-    if (whole.is_discarded() || !whole.contains(only->json_name())) return std::string("null");
-    return whole[only->json_name()].dump();
-  }
-  return out;
+  // A scalar, repeated or map member: its JSON exactly as it would appear inside the whole
+  // response. A member the whole response would leave out (a zero value without
+  // emit_defaults, an unset oneof member) is null.
+  absl::StatusOr<std::optional<std::string>> member =
+      FieldToJson(response, only, emit_defaults);
+  if (!member.ok()) return member.status();
+  if (!member->has_value()) return std::string("null");
+  return *std::move(*member);
 }
 
 }  // namespace clerkship::gateway

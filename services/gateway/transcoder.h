@@ -43,8 +43,11 @@ absl::Status SetFieldFromText(google::protobuf::Message* message,
                               const std::vector<const google::protobuf::FieldDescriptor*>& path,
                               absl::string_view text, absl::string_view name);
 
-// The JSON body of a response. emit_defaults prints zero values (0, false, "", []) too, so
-// clients see every field of the schema.
+// The JSON body of a response: the message, or for a route with a response_body the value
+// that member has in the message's JSON ("null" when that JSON leaves it out; a singular
+// message member is printed as a message of its own). Byte for byte what protobuf's
+// MessageToJsonString prints (see json_printer.h). emit_defaults prints zero values (0,
+// false, "", []) too, so clients see every field of the schema.
 absl::StatusOr<std::string> ResponseToJson(const Route& route,
                                            const google::protobuf::Message& response,
                                            bool emit_defaults);
