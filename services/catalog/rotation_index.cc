@@ -110,6 +110,12 @@ void RotationIndex::SetHot(uint32_t slot) {
   const IndexedRotation& data = slots_[slot].data;
   Hot& hot = hot_[slot];
   hot.fee_cents = data.fee_cents;
+  // Big-endian and zero-padded, so the words compare as the bytes do (ids hold no NUL).
+  hot.id_head[0] = hot.id_head[1] = 0;
+  for (size_t i = 0; i < 16 && i < data.id.size(); ++i) {
+    hot.id_head[i / 8] |= static_cast<uint64_t>(static_cast<unsigned char>(data.id[i]))
+                          << (8 * (7 - i % 8));
+  }
   hot.sessions.clear();
   for (const IndexedSession& s : data.sessions) {
     hot.sessions.push_back(
@@ -202,9 +208,13 @@ SearchPage RotationIndex::Search(const SearchQuery& query,
   for (size_t i = 1; i < lists.size(); ++i) positions.push_back(lists[i]->begin());
   auto in_every_list = [&](uint32_t slot) {
     for (size_t i = 0; i < positions.size(); ++i) {
-      const std::vector<uint32_t>& list = *lists[i + 1];
-      positions[i] = std::lower_bound(positions[i], list.end(), slot);
-      if (positions[i] == list.end() || *positions[i] != slot) return false;
+      auto& at = positions[i];
+      const auto end = lists[i + 1]->end();
+      // Lists of similar length: a few steps forward usually reach the slot (predictable
+      // branches, no jumping around); otherwise a binary search over the rest.
+      for (int step = 0; step < 8 && at != end && *at < slot; ++step) ++at;
+      if (at != end && *at < slot) at = std::lower_bound(at, end, slot);
+      if (at == end || *at != slot) return false;
     }
     return true;
   };
@@ -212,13 +222,20 @@ SearchPage RotationIndex::Search(const SearchQuery& query,
   const bool window = query.start_from_day.has_value() || query.start_to_day.has_value();
   const bool needs_session = window || query.has_seats;
   const bool need_seats_sum = query.order == SearchOrder::kSeatsAvailable;
+  // Equal keys are common (many rotations share a fee or a seat count), and ordering them
+  // by id through the records would miss the cache at every comparison: the ids' first 16
+  // bytes travel with the match, and the records are only read when those are equal.
   struct Match {
     int64_t key;
+    uint64_t id_head[2];
     const std::string* id;
     uint32_t slot;
   };
   auto before = [](const Match& a, const Match& b) {
-    return a.key != b.key ? a.key < b.key : *a.id < *b.id;
+    if (a.key != b.key) return a.key < b.key;
+    if (a.id_head[0] != b.id_head[0]) return a.id_head[0] < b.id_head[0];
+    if (a.id_head[1] != b.id_head[1]) return a.id_head[1] < b.id_head[1];
+    return *a.id < *b.id;
   };
   std::vector<Match> after_cursor;
   after_cursor.reserve(shortest.size());
@@ -262,7 +279,7 @@ SearchPage RotationIndex::Search(const SearchQuery& query,
     if (cursor && (key < cursor->score || (key == cursor->score && id <= cursor->rotation_id))) {
       continue;
     }
-    after_cursor.push_back({key, &id, slot});
+    after_cursor.push_back({key, {hot.id_head[0], hot.id_head[1]}, &id, slot});
   }
 
   page.total_size = total;

@@ -92,6 +92,7 @@ class RotationIndex {
   };
   struct Hot {
     int64_t fee_cents = 0;
+    uint64_t id_head[2] = {0, 0};  // the id's first 16 bytes, for ordering equal keys
     absl::InlinedVector<HotSession, 2> sessions;
   };
   void SetHot(uint32_t slot);

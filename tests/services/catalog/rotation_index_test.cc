@@ -3,6 +3,8 @@
 
 #include "services/catalog/rotation_index.h"
 
+#include <algorithm>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -148,6 +150,36 @@ TEST(RotationIndexTest, ReplacementsMoveRotationsBetweenTermsAndOutOfSearch) {
   index.Upsert(Rotation("c", {"specialty:PEDIATRICS"}, 0, {Session("s1", 3, 1)}));
   EXPECT_THAT(Names(index.Search(pediatrics, std::nullopt, 10, kNow)), ElementsAre("c"));
   EXPECT_EQ(index.size(), 2u);
+}
+
+// Rotations with equal sort keys come in id order, also where ids share a long prefix or
+// one id is a prefix of another, and across terms intersected from several posting lists.
+TEST(RotationIndexTest, EqualKeysAreOrderedById) {
+  RotationIndex index;
+  const std::vector<std::string> ids = {
+      "b", "a-very-long-shared-prefix-2", "a-very-long-shared-prefix-10", "a-very-long-shared",
+      "a-very-long-shared-prefix-1", "a-very-long-shared-prefix", "c-0", "a"};
+  for (const std::string& id : ids) {
+    index.Upsert(Rotation(id, {"specialty:CARDIOLOGY", "state:NY", "visa:J1"}, 100,
+                          {Session("s1", 5, 1)}));
+  }
+  index.Upsert(Rotation("z", {"specialty:CARDIOLOGY"}, 100, {Session("s1", 5, 1)}));
+  std::vector<std::string> sorted = ids;
+  std::sort(sorted.begin(), sorted.end());
+  SearchQuery by_fee;
+  by_fee.order = SearchOrder::kTotalFee;
+  by_fee.terms = {"visa:J1", "specialty:CARDIOLOGY", "state:NY"};
+  EXPECT_EQ(Names(index.Search(by_fee, std::nullopt, 20, kNow)), sorted);
+  // Page by page, the cursor continues in the same order.
+  std::optional<SearchCursor> cursor;
+  std::vector<std::string> walked;
+  for (;;) {
+    SearchPage one = index.Search(by_fee, cursor, 3, kNow);
+    for (const std::string& name : Names(one)) walked.push_back(name);
+    if (!one.more) break;
+    cursor = SearchCursor{one.scores.back(), walked.back()};
+  }
+  EXPECT_EQ(walked, sorted);
 }
 
 // GetRotation and search answer with the record serialized once per change followed by the
