@@ -302,7 +302,10 @@ class Sentinel:
             f.write(f"port {self.port}\nbind 127.0.0.1\ndir {self.dir}\n"
                     f"logfile {os.path.join(self.dir, 'sentinel.log')}\n"
                     f"sentinel monitor mymaster 127.0.0.1 {master.port} {quorum}\n"
-                    "sentinel down-after-milliseconds mymaster 1000\n"
+                    # 2 s rather than 1: on a busy 2-core machine (a CI run of the
+                    # sanitizer build) a freshly promoted master was seen down for 1 s
+                    # and the Sentinels failed back to the old one (5 s in deploy/).
+                    "sentinel down-after-milliseconds mymaster 2000\n"
                     "sentinel failover-timeout mymaster 10000\n"
                     "sentinel parallel-syncs mymaster 1\n")
         self.proc = None
