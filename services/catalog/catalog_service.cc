@@ -4,8 +4,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "grpcpp/support/byte_buffer.h"
-#include "grpcpp/support/slice.h"
 #include "common/auth/identity.h"
 #include "common/events/events.h"
 #include "common/server/reactor.h"
@@ -13,6 +11,8 @@
 #include "common/status/validation.h"
 #include "common/util/ids.h"
 #include "common/util/page_token.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/slice.h"
 #include "services/catalog/catalog_rules.h"
 #include "services/catalog/catalog_validation.h"
 
