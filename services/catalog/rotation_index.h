@@ -60,8 +60,8 @@ class RotationIndex {
   // The same, in wire form (no copy of the record).
   std::optional<RotationWire> ViewWire(const std::string& rotation_id, absl::Time now) const;
 
-  // What the search script answers (catalog_lua.cc kSearch): PUBLISHED rotations matching
-  // `query` at `now`, in the query's order, after `cursor`, at most `limit`, with the total.
+  // What SearchRotations answers: PUBLISHED rotations matching `query` at `now`, in the
+  // query's order, after `cursor`, at most `limit`, with the total.
   SearchPage Search(const SearchQuery& query, const std::optional<SearchCursor>& cursor,
                     int limit, absl::Time now) const;
 

@@ -8,7 +8,8 @@
 //       --benchmark_report_aggregates_only=true
 //
 // Read the "_min" rows on a shared machine (other tenants only ever add time). redis_us is
-// the time Redis spent in the search script itself, per call (INFO commandstats).
+// the time Redis spent in scripts per call (INFO commandstats): the freshness check that
+// also sweeps lapsed holds; the search itself runs in the catalog's in-process index.
 //
 // The catalog is generated and loaded through the API once per process (not timed). The
 // target is defined in tests/services/catalog/CMakeLists.txt and is not a CTest test.
