@@ -22,6 +22,7 @@
 #include "common/status/validation.h"
 #include "common/util/ids.h"
 #include "services/applicant/applicant_validation.h"
+#include "tests/fuzz/fuzz_validation.h"
 
 namespace {
 
@@ -32,19 +33,7 @@ using clerkship::Validator;
 // A fixed "this year" keeps runs reproducible; the service takes it from its clock.
 constexpr int kCurrentYear = 2026;
 
-void Expect(const absl::Status& status) {
-  if (status.ok()) return;
-  if (status.code() != absl::StatusCode::kInvalidArgument ||
-      clerkship::FieldViolationsOf(status).empty()) {
-    std::abort();  // a client mistake must name the field
-  }
-}
-
-template <typename Request, typename Validate>
-void Try(const uint8_t* data, size_t size, Validate validate) {
-  Request request;
-  if (request.ParseFromArray(data, static_cast<int>(size))) Expect(validate(request));
-}
+using clerkship::fuzz::TryRequest;
 
 void CheckRequestId(const std::string& request_id, Validator* v) {
   if (!request_id.empty()) {
@@ -143,9 +132,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return true;
   }();
   (void)quiet;
-  Try<v1::CreateApplicantRequest>(data, size, ValidateCreateApplicant);
-  Try<v1::UpdateApplicantRequest>(data, size, ValidateUpdateApplicant);
-  Try<v1::AddDocumentRequest>(data, size, ValidateAddDocument);
-  Try<v1::SubmitApplicationRequest>(data, size, ValidateSubmitApplication);
+  TryRequest<v1::CreateApplicantRequest>(data, size, ValidateCreateApplicant);
+  TryRequest<v1::UpdateApplicantRequest>(data, size, ValidateUpdateApplicant);
+  TryRequest<v1::AddDocumentRequest>(data, size, ValidateAddDocument);
+  TryRequest<v1::SubmitApplicationRequest>(data, size, ValidateSubmitApplication);
   return 0;
 }

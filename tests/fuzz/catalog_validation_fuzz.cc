@@ -14,24 +14,13 @@
 #include "common/status/status.h"
 #include "services/catalog/catalog_rules.h"
 #include "services/catalog/catalog_validation.h"
+#include "tests/fuzz/fuzz_validation.h"
 
 namespace {
 
 namespace v1 = clerkship::catalog::v1;
 
-void Expect(const absl::Status& status) {
-  if (status.ok()) return;
-  if (status.code() != absl::StatusCode::kInvalidArgument ||
-      clerkship::FieldViolationsOf(status).empty()) {
-    std::abort();  // a client mistake must name the field
-  }
-}
-
-template <typename Request, typename Validate>
-void Try(const uint8_t* data, size_t size, Validate validate) {
-  Request request;
-  if (request.ParseFromArray(data, static_cast<int>(size))) Expect(validate(request));
-}
+using clerkship::fuzz::TryRequest;
 
 }  // namespace
 
@@ -43,18 +32,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }();
   (void)quiet;
   // As the service does: normalize (trim, canonical case), then validate.
-  Try<v1::CreateRotationRequest>(data, size, [](v1::CreateRotationRequest r) {
+  TryRequest<v1::CreateRotationRequest>(data, size, [](v1::CreateRotationRequest r) {
     if (r.has_rotation()) clerkship::catalog::NormalizeRotationInput(r.mutable_rotation());
     return clerkship::catalog::ValidateCreateRotation(r);
   });
-  Try<v1::UpdateRotationRequest>(data, size, [](const auto& r) {
+  TryRequest<v1::UpdateRotationRequest>(data, size, [](const auto& r) {
     return clerkship::catalog::ValidateUpdateRotationRequest(r);
   });
-  Try<v1::CreateSessionRequest>(data, size, [](v1::CreateSessionRequest r) {
+  TryRequest<v1::CreateSessionRequest>(data, size, [](v1::CreateSessionRequest r) {
     if (r.has_session()) clerkship::catalog::NormalizeSessionInput(r.mutable_session());
     return clerkship::catalog::ValidateCreateSession(r);
   });
-  Try<v1::CreateSiteRequest>(data, size, [](const auto& r) {
+  TryRequest<v1::CreateSiteRequest>(data, size, [](const auto& r) {
     return clerkship::catalog::ValidateCreateSite(r);
   });
   return 0;

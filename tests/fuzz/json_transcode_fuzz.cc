@@ -1,5 +1,5 @@
 // libFuzzer entry point for JSON transcoding. The input is "<route label>\n<body>": the label
-// picks a route of the gateway's full route table (every fronted service), e.g.
+// picks a route of the catalog service in the gateway's route table, e.g.
 // "POST /v1/rotations" (any other first line picks one by its length); the rest is the
 // request's JSON body (for a route without a body: its query string). The body is
 // transcoded into the route's request message, which is printed back as JSON; that JSON must
@@ -12,22 +12,17 @@
 #include <memory>
 #include <string>
 
-#include "services/gateway/fronted_services.h"
 #include "services/gateway/http_errors.h"
 #include "services/gateway/route_table.h"
 #include "services/gateway/transcoder.h"
+#include "tests/fuzz/fuzz_routes.h"
 
 namespace {
 
 using clerkship::gateway::Route;
 using clerkship::gateway::RouteTable;
 
-const RouteTable& Table() {
-  static const RouteTable* table =
-      RouteTable::Build(clerkship::gateway::FrontedServices({"clerkship.catalog.v1.CatalogService"}))
-          ->release();
-  return *table;
-}
+const RouteTable& Table() { return clerkship::fuzz::CatalogRouteTable(); }
 
 }  // namespace
 

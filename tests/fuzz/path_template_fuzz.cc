@@ -1,6 +1,6 @@
 // libFuzzer entry point for path templates and matching. The input is "template\n--\npath":
 // the template is parsed as a google.api.http path template and, if valid, matched against
-// the path; the path is also matched against the gateway's full route table. A match must
+// the path; the path is also matched against the catalog service's routes. A match must
 // bind only variables of the template, and each bound value must be the text of the path's
 // segments. Nothing may crash, hang or leak.
 
@@ -9,10 +9,10 @@
 #include <cstdlib>
 #include <string>
 
-#include "services/gateway/fronted_services.h"
 #include "services/gateway/path_template.h"
 #include "services/gateway/route_table.h"
 #include "tests/fuzz/fuzz_common.h"
+#include "tests/fuzz/fuzz_routes.h"
 
 namespace {
 
@@ -21,12 +21,7 @@ using clerkship::gateway::PathTemplate;
 using clerkship::gateway::RouteMatch;
 using clerkship::gateway::RouteTable;
 
-const RouteTable& Table() {
-  static const RouteTable* table =
-      RouteTable::Build(clerkship::gateway::FrontedServices({"clerkship.catalog.v1.CatalogService"}))
-          ->release();
-  return *table;
-}
+const RouteTable& Table() { return clerkship::fuzz::CatalogRouteTable(); }
 
 }  // namespace
 
